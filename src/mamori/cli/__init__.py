@@ -1,0 +1,1 @@
+"""Command-line entry points: thin wrappers over the same services the web app uses."""
