@@ -1,0 +1,1 @@
+"""Log collection: parsers (one module per format) and collectors."""
