@@ -1,0 +1,1 @@
+"""The pack as a service: courses, quotes, tax, IT subsidy, insurance, onboarding."""
