@@ -175,7 +175,7 @@ def _read_course(reader: DataReader, key: str, raw: Any, contents_known: set[str
         reader.error(f"{what}: network_monthly is set but the course monitors no network")
     min_devices = reader.integer(data, "min_devices", what, minimum=1)
     max_devices = reader.integer(data, "max_devices", what, minimum=1)
-    if max_devices < min_devices:
+    if 0 < max_devices < min_devices:  # only when both were read (0 marks an error)
         reader.error(f"{what}: max_devices is below min_devices")
     return Course(
         id=key,

@@ -305,7 +305,7 @@ def parse_subsidy_rules(document: Any, where: str = "<subsidy rules>") -> Subsid
         data = reader.mapping(raw, what)
         minimum = reader.integer(data, "min", what)
         maximum = reader.integer(data, "max", what, minimum=1)
-        if maximum < minimum:
+        if 0 < maximum < minimum:  # only when both were read (0 marks an error)
             reader.error(f"{what}: max is below min")
         years[key] = SubsidyRule(
             fiscal_year=key,
