@@ -87,7 +87,7 @@ def test_happy_path_records_every_step():
     assert rec.detail["recommended"] == "small-network"
     case, rec = attach_quote(case, _quote_doc(), actor="op", at=_at(4))
     assert rec.detail["number"] == "Q-2026-00001"
-    assert rec.detail["tax_included_total"] == 342_760 + 5 * 1_800 * 12 * 11 // 10
+    assert rec.detail["tax_included_total"] == 461_560
     case, rec = sign_contract(
         case,
         signed_on=date(2026, 4, 10),
@@ -278,7 +278,7 @@ def test_contract_before_grant_decision_warns_about_the_subsidy():
     case, _ = record_meeting(case, _meeting(), actor="op", at=_at(5))
     case, _ = propose(case, actor="op", at=_at(5))
     document = _quote_doc(subsidy=SubsidyRequest(2024))
-    assert document.quote.subsidy.amount == 155_800 + 5 * 1_800 * 12 // 2
+    assert document.quote.subsidy.amount == 209_800
     case, _ = attach_quote(case, document, actor="op", at=_at(5))
     early, rec = sign_contract(
         case,
