@@ -20,7 +20,6 @@ from mamori.errors import MamoriError, ValidationError
 from mamori.service.catalog import load_price_book
 from mamori.service.insurance import ClaimPayout, calculate_claim, load_claim_file
 from mamori.service.otasuketai import check_otasuketai
-from mamori.service.pdf import write_quote_pdf
 from mamori.service.quote import Quote, build_quote, format_quote_number, issue_quote
 from mamori.service.recommend import recommend_course
 from mamori.service.subsidy import SubsidyRequest
@@ -157,6 +156,8 @@ def quote_command(
         )
         pdf_path = None
         if pdf is not None:
+            from mamori.service.pdf import write_quote_pdf  # needs reportlab: load on demand
+
             document = issue_quote(
                 quote,
                 number=number or format_quote_number(day.year, 1),

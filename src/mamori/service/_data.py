@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import yaml
 
@@ -16,6 +16,9 @@ from mamori.service.errors import ServiceDataError
 from mamori.service.text import Text
 
 _RATIO = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+T = TypeVar("T")
+_BUNDLED: dict[str, Any] = {}
 
 
 def load_yaml(name: str, path: Path | None = None) -> tuple[Any, str]:
@@ -48,6 +51,22 @@ def load_yaml(name: str, path: Path | None = None) -> tuple[Any, str]:
         raise ServiceDataError(
             f"not valid YAML: {exc}", location=SourceLocation(where, line)
         ) from exc
+
+
+def load_data(name: str, parse: Callable[[Any, str], T], path: Path | None = None) -> T:
+    """Parse the bundled data file ``name`` (read once, then cached) or the file at ``path``
+    (read on every call, so an edited file is seen).
+
+    Raises:
+        ServiceDataError: when the file cannot be read, is not YAML or does not validate.
+    """
+    if path is not None:
+        document, where = load_yaml(name, path)
+        return parse(document, where)
+    if name not in _BUNDLED:
+        document, where = load_yaml(name)
+        _BUNDLED[name] = parse(document, where)
+    return cast(T, _BUNDLED[name])
 
 
 class DataReader:
@@ -161,4 +180,4 @@ class DataReader:
         return tuple(value)
 
 
-__all__ = ["DataReader", "load_yaml"]
+__all__ = ["DataReader", "load_data", "load_yaml"]

@@ -15,7 +15,6 @@ Device ranges chosen from the issue (and recorded in the data file):
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mamori.errors import ValidationError
-from mamori.service._data import DataReader, load_yaml
+from mamori.service._data import DataReader, load_data
 from mamori.service.errors import UnknownCourseError
 from mamori.service.text import Text
 
@@ -256,15 +255,13 @@ def parse_price_book(document: Any, where: str = "<price book>") -> PriceBook:
     return book
 
 
-@functools.lru_cache(maxsize=8)
 def load_price_book(path: Path | None = None) -> PriceBook:
     """The bundled price book, or the one at ``path``.
 
     Raises:
         ServiceDataError: when the file is missing, not YAML, or does not validate.
     """
-    document, where = load_yaml("courses.yaml", path)
-    return parse_price_book(document, where)
+    return load_data("courses.yaml", parse_price_book, path)
 
 
 __all__ = [

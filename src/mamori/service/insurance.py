@@ -20,7 +20,6 @@ Terms are data (``data/insurance.yaml``). Interpretation, in integer yen:
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mamori.errors import ValidationError
-from mamori.service._data import DataReader, load_yaml
+from mamori.service._data import DataReader, load_data
 from mamori.service.catalog import check_devices
 from mamori.service.text import Lang, Text
 
@@ -445,15 +444,13 @@ def parse_insurance_terms(document: Any, where: str = "<insurance terms>") -> In
     return terms
 
 
-@functools.lru_cache(maxsize=8)
 def load_insurance_terms(path: Path | None = None) -> InsuranceTerms:
     """The bundled insurance terms, or the ones at ``path``.
 
     Raises:
         ServiceDataError: when the file is missing, not YAML, or does not validate.
     """
-    document, where = load_yaml("insurance.yaml", path)
-    return parse_insurance_terms(document, where)
+    return load_data("insurance.yaml", parse_insurance_terms, path)
 
 
 __all__ = [

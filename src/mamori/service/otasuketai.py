@@ -14,13 +14,12 @@ The initial fee is not part of the type-1 monthly caps and is reported, not chec
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mamori.service._data import DataReader, load_yaml
+from mamori.service._data import DataReader, load_data
 from mamori.service.catalog import Course, PriceBook, load_price_book
 from mamori.service.text import Lang, Text
 
@@ -205,15 +204,13 @@ def parse_otasuketai_criteria(document: Any, where: str = "<criteria>") -> Otasu
     return criteria
 
 
-@functools.lru_cache(maxsize=8)
 def load_otasuketai_criteria(path: Path | None = None) -> OtasuketaiCriteria:
     """The bundled criteria, or the ones at ``path``.
 
     Raises:
         ServiceDataError: when the file is missing, not YAML, or does not validate.
     """
-    document, where = load_yaml("otasuketai.yaml", path)
-    return parse_otasuketai_criteria(document, where)
+    return load_data("otasuketai.yaml", parse_otasuketai_criteria, path)
 
 
 __all__ = [

@@ -19,7 +19,6 @@ Network sizes: ``none`` (no on-site network to guard: remote or cloud-only work)
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mamori.errors import ValidationError
-from mamori.service._data import DataReader, load_yaml
+from mamori.service._data import DataReader, load_data
 from mamori.service.catalog import Course, PriceBook, check_devices, load_price_book
 from mamori.service.text import Lang, Text
 
@@ -240,11 +239,9 @@ def parse_gap_coverage(document: Any, where: str = "<gap coverage>") -> GapCover
     return coverage
 
 
-@functools.lru_cache(maxsize=8)
 def load_gap_coverage(path: Path | None = None) -> GapCoverage:
     """The bundled gap mapping, or the one at ``path``."""
-    document, where = load_yaml("recommend.yaml", path)
-    return parse_gap_coverage(document, where)
+    return load_data("recommend.yaml", parse_gap_coverage, path)
 
 
 __all__ = [

@@ -24,7 +24,6 @@ A fiscal year without rules raises :class:`~mamori.service.errors.NoSubsidyRules
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from mamori.errors import ValidationError
-from mamori.service._data import DataReader, load_yaml
+from mamori.service._data import DataReader, load_data
 from mamori.service.errors import NoSubsidyRulesError
 from mamori.service.text import Text
 
@@ -334,15 +333,13 @@ def parse_subsidy_rules(document: Any, where: str = "<subsidy rules>") -> Subsid
     return rules
 
 
-@functools.lru_cache(maxsize=8)
 def load_subsidy_rules(path: Path | None = None) -> SubsidyRules:
     """The bundled subsidy rules, or the ones at ``path``.
 
     Raises:
         ServiceDataError: when the file is missing, not YAML, or does not validate.
     """
-    document, where = load_yaml("subsidy.yaml", path)
-    return parse_subsidy_rules(document, where)
+    return load_data("subsidy.yaml", parse_subsidy_rules, path)
 
 
 __all__ = [
