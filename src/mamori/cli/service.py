@@ -116,8 +116,11 @@ def quote_command(
     ] = False,
     security_action: Annotated[
         bool,
-        typer.Option("--security-action", help="The customer declared SECURITY ACTION."),
-    ] = False,
+        typer.Option(
+            "--security-action/--no-security-action",
+            help="Whether the customer makes the SECURITY ACTION declaration (2025 needs it).",
+        ),
+    ] = True,
     contract_date: Annotated[
         str | None, typer.Option(help="Contract date YYYY-MM-DD, when already signed.")
     ] = None,

@@ -340,6 +340,8 @@ def issue_quote(
                 "The IT subsidy is an estimate; it is fixed by the grant decision.",
             )
         )
+        if quote.subsidy.eligible:
+            notes.extend(Text(f"{c.ja}。", f"{c.en}.") for c in quote.subsidy.conditions)
     return QuoteDocument(
         number=number,
         issue_date=issue_date,

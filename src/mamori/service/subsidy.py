@@ -86,11 +86,19 @@ class SubsidyRules:
 
 @dataclass(frozen=True, slots=True)
 class SubsidyRequest:
-    """What the customer applies with: the fiscal year and the facts the rules ask about."""
+    """What the customer applies with: the fiscal year and the facts the rules ask about.
+
+    ``security_action`` defaults to ``True``: a quote is an estimate and assumes the customer
+    makes the (free) SECURITY ACTION self-declaration; the assumption is listed in the
+    assessment's ``conditions`` and printed on the quote. Pass ``False`` when the customer
+    will not declare, and the 2025 rules refuse the subsidy with that reason.
+    ``small_business`` defaults to ``False`` (the lower rate) so an estimate never
+    promises more than the customer can get.
+    """
 
     fiscal_year: int
     small_business: bool = False
-    security_action: bool = False
+    security_action: bool = True
     contract_date: date | None = None
     grant_decision_date: date | None = None
 
@@ -128,6 +136,7 @@ class SubsidyAssessment:
     capped: bool
     amount: int
     reasons: tuple[SubsidyReason, ...]
+    conditions: tuple[Text, ...] = ()
 
     @property
     def eligible(self) -> bool:
@@ -183,6 +192,7 @@ class SubsidyAssessment:
             "amount": self.amount,
             "reason_codes": list(self.reason_codes),
             "reason": reason.to_dict() if reason else None,
+            "conditions": [c.to_dict() for c in self.conditions],
         }
 
 
@@ -271,6 +281,21 @@ def assess_subsidy(
                 ),
             )
         )
+    conditions: list[Text] = []
+    if not rule.contract_before_decision_eligible:
+        conditions.append(
+            Text(
+                "契約は交付決定日以降に締結してください",
+                "sign the contract on or after the grant decision",
+            )
+        )
+    if rule.security_action_required:
+        conditions.append(
+            Text(
+                "SECURITY ACTIONの自己宣言が前提です",
+                "assumes the SECURITY ACTION self-declaration",
+            )
+        )
     capped = computed > rule.maximum
     amount = 0 if reasons else min(computed, rule.maximum)
     return SubsidyAssessment(
@@ -284,6 +309,7 @@ def assess_subsidy(
         capped=capped and not reasons,
         amount=amount,
         reasons=tuple(reasons),
+        conditions=tuple(conditions),
     )
 
 

@@ -90,12 +90,28 @@ def test_quote_json_fields(args, fees, total, subsidy, pays):
     assert ("subsidy_reason" in data) is (subsidy == 0)
 
 
+def test_quote_2025_assumes_security_action_and_has_a_higher_cap():
+    args = ["quote", "--course", "network", "--devices", "100", "--months", "24"]
+    y2024 = _json([*args, "--subsidy-year", "2024"])
+    y2025 = _json([*args, "--subsidy-year", "2025"])
+    assert y2024["fees_total"] == y2025["fees_total"] == 140_000 + 235_200 + 4_320_000
+    assert y2024["subsidy"] == 1_000_000
+    assert y2025["subsidy"] == 1_500_000
+    conditions = [c["en"] for c in y2025["subsidy_detail"]["conditions"]]
+    assert "assumes the SECURITY ACTION self-declaration" in conditions
+    assert "subsidy_reason" not in y2025
+
+
 @pytest.mark.parametrize(
     ("extra", "code", "words"),
     [
         (["--campaign"], "campaign_price", "キャンペーン"),
         (["--devices", "2"], "below_minimum", "50,000"),
-        (["--subsidy-year", "2025"], "security_action_missing", "SECURITY ACTION"),
+        (
+            ["--subsidy-year", "2025", "--no-security-action"],
+            "security_action_missing",
+            "SECURITY ACTION",
+        ),
         (
             ["--contract-date", "2024-05-01", "--grant-decision-date", "2024-06-01"],
             "contract_before_grant_decision",

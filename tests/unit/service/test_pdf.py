@@ -51,6 +51,8 @@ def test_japanese_quote_has_everything():
         "315,987円",
         "× 2/3",
         "別途お見積り",
+        "SECURITY ACTIONの自己宣言が前提です。",
+        "契約は交付決定日以降に締結してください。",
     ):
         assert expected in text, expected
 

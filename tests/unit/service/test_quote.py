@@ -191,11 +191,15 @@ def test_campaign_quote_is_never_subsidised():
 
 
 def test_2025_requires_security_action_2024_does_not():
-    without = build_quote("network", 10, 24, subsidy=SubsidyRequest(2025))
+    request = SubsidyRequest(2025, security_action=False)
+    without = build_quote("network", 10, 24, subsidy=request)
     assert without.subsidy.amount == 0
     assert without.subsidy.reason_codes == ("security_action_missing",)
     assert "SECURITY ACTION" in without.subsidy.reason.en  # type: ignore[union-attr]
-    assert build_quote("network", 10, 24, subsidy=SubsidyRequest(2024)).subsidy.amount > 0
+    no_declaration_2024 = SubsidyRequest(2024, security_action=False)
+    assert build_quote("network", 10, 24, subsidy=no_declaration_2024).subsidy.amount > 0
+    # the default assumes the declaration
+    assert build_quote("network", 10, 24, subsidy=SubsidyRequest(2025)).subsidy.amount == 403_600
 
 
 def test_contract_before_grant_decision_is_not_eligible():

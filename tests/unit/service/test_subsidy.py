@@ -132,7 +132,7 @@ def test_contract_before_grant_decision(rules, contract, decision, eligible):
 
 
 def test_campaign_and_every_other_reason_are_all_listed(rules):
-    request = SubsidyRequest(2025, contract_date=date(2025, 1, 1))
+    request = SubsidyRequest(2025, security_action=False, contract_date=date(2025, 1, 1))
     result = assess_subsidy(
         rules.for_year(2025), request, initial_fees=0, monthly_fees=1_080, months=24, campaign=True
     )
