@@ -111,17 +111,21 @@ class PriceBook:
     content_names: Mapping[str, Text]
 
     def course(self, name: str) -> Course:
-        """The course called ``name`` (``small_network`` is accepted for ``small-network``).
+        """The course called ``name``: its id (``small_network`` and ``Small Network`` are
+        accepted for ``small-network``) or its Japanese or English name.
 
         Raises:
             UnknownCourseError: when there is no such course; the message names the known ones.
         """
-        key = str(name).strip().lower().replace("_", "-")
-        try:
+        text = str(name).strip()
+        key = "-".join(text.lower().replace("_", " ").replace("-", " ").split())
+        if key in self.courses:
             return self.courses[key]
-        except KeyError:
-            known = ", ".join(self.courses)
-            raise UnknownCourseError(f"unknown course {name!r} (known: {known})") from None
+        for course in self.courses.values():
+            if text in (course.name.ja, course.name.en):
+                return course
+        known = ", ".join(self.courses)
+        raise UnknownCourseError(f"unknown course {name!r} (known: {known})")
 
     def content_name(self, key: str) -> Text:
         return self.content_names.get(key, Text(key, key))

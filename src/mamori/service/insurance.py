@@ -76,16 +76,30 @@ class InsuranceTerms:
     categories: Mapping[str, LossCategory]
 
     def category(self, key: str) -> LossCategory:
-        """The category ``key``.
+        """The category ``key``: its id (``incident-response`` and ``Incident Response`` are
+        accepted for ``incident_response``) or its Japanese or English name.
 
         Raises:
             ValidationError: for an unknown category; the message lists the known ones.
         """
-        try:
-            return self.categories[key]
-        except KeyError:
+        found = self.find_category(key)
+        if found is None:
             known = ", ".join(self.categories)
-            raise ValidationError(f"unknown loss category {key!r} (known: {known})") from None
+            raise ValidationError(f"unknown loss category {key!r} (known: {known})")
+        return found
+
+    def find_category(self, key: object) -> LossCategory | None:
+        """Like :meth:`category` but ``None`` when unknown."""
+        if not isinstance(key, str):
+            return None
+        text = key.strip()
+        norm = "_".join(text.lower().replace("-", " ").replace("_", " ").split())
+        if norm in self.categories:
+            return self.categories[norm]
+        for category in self.categories.values():
+            if text == category.name.ja or text.lower() == category.name.en.lower():
+                return category
+        return None
 
     def limits(self, devices: object) -> tuple[Limit, Limit]:
         """The per-event (and per-period) total and expenses limits for ``devices``.
@@ -241,13 +255,16 @@ def _whole_yen(value: Any, what: str, problems: list[str]) -> int:
 
 
 _ITEM_KEYS = {"category", "amount", "description"}
+_CLAIM_KEYS = ("period_paid_before", "expenses_paid_before")
 
 
 def parse_claim(data: Any, terms: InsuranceTerms | None = None) -> Claim:
     """Read a claim from JSON data.
 
     Accepted forms: ``{"items": [{"category": ..., "amount": ..., "description": ...}],
-    "period_paid_before": 0, "expenses_paid_before": 0}`` or just the list of items.
+    "period_paid_before": 0, "expenses_paid_before": 0}``, just the list of items, or the
+    short form ``{"damages": 300000, "incident_response": 50000}`` (category -> amount).
+    Categories may be given by id, hyphenated id, or Japanese/English name.
 
     Raises:
         ValidationError: naming every problem: unknown categories, negative or non-integer
@@ -259,7 +276,15 @@ def parse_claim(data: Any, terms: InsuranceTerms | None = None) -> Claim:
         data = {"items": data}
     if not isinstance(data, Mapping):
         raise ValidationError("a claim must be a JSON object with 'items' or a list of items")
-    extra = set(data) - {"items", "period_paid_before", "expenses_paid_before"}
+    if "items" not in data and any(k not in _CLAIM_KEYS for k in data):
+        # the short form: {"damages": 300000, "incident_response": 50000, ...}
+        data = {
+            "items": [
+                {"category": k, "amount": v} for k, v in data.items() if k not in _CLAIM_KEYS
+            ],
+            **{k: v for k, v in data.items() if k in _CLAIM_KEYS},
+        }
+    extra = set(data) - {"items", *_CLAIM_KEYS}
     if extra:
         problems.append(f"unknown claim field(s): {', '.join(sorted(map(str, extra)))}")
     raw_items = data.get("items")
@@ -275,17 +300,18 @@ def parse_claim(data: Any, terms: InsuranceTerms | None = None) -> Claim:
         unknown = set(raw) - _ITEM_KEYS
         if unknown:
             problems.append(f"{what}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
-        category = raw.get("category")
-        if not isinstance(category, str) or category not in known.categories:
+        category = known.find_category(raw.get("category"))
+        if category is None:
             problems.append(
-                f"{what}: unknown loss category {category!r} (known: {', '.join(known.categories)})"
+                f"{what}: unknown loss category {raw.get('category')!r} "
+                f"(known: {', '.join(known.categories)})"
             )
         amount = _whole_yen(raw.get("amount"), f"{what}: amount", problems)
         description = raw.get("description", "")
         if not isinstance(description, str):
             problems.append(f"{what}: description must be text")
             description = ""
-        items.append(LossItem(str(category), amount, description))
+        items.append(LossItem(category.key if category else "", amount, description))
     paid_before = _whole_yen(data.get("period_paid_before", 0), "period_paid_before", problems)
     exp_before = _whole_yen(data.get("expenses_paid_before", 0), "expenses_paid_before", problems)
     if exp_before > paid_before:

@@ -122,3 +122,16 @@ def test_price_book_from_a_file(tmp_path):
         load_price_book(path)
     assert str(info.value).startswith(str(path))
     assert "courses must be a mapping" in str(info.value)
+
+
+SPELLINGS = [
+    "small-network",
+    "small_network",
+    " Small Network ",
+    "小規模ネットワーク&端末監視コース",
+]
+
+
+@pytest.mark.parametrize("name", SPELLINGS)
+def test_course_spellings(book, name):
+    assert book.course(name).id == "small-network"

@@ -271,3 +271,22 @@ def test_claim_file(tmp_path):
         load_claim_file(bad)
     with pytest.raises(ValidationError, match="cannot read claim file"):
         load_claim_file(tmp_path / "missing.json")
+
+
+def test_category_spellings_and_the_short_form():
+    claim = parse_claim(
+        {"損害賠償金": 100, "incident-response": 20, "Cyber-attack investigation": 10}
+    )
+    assert claim.items == (
+        LossItem("damages", 100),
+        LossItem("incident_response", 20),
+        LossItem("cyber_attack_investigation", 10),
+    )
+    result = calculate_claim(1, claim)
+    assert [i.paid for i in result.items] == [100, 20, 8]
+    short = parse_claim({"damages": 5, "period_paid_before": 1})
+    assert short.items == (LossItem("damages", 5),) and short.period_paid_before == 1
+    with pytest.raises(ValidationError, match="unknown loss category 'ransom'"):
+        parse_claim({"ransom": 5})
+    with pytest.raises(ValidationError, match="must not be negative"):
+        parse_claim({"damages": -5})
