@@ -274,17 +274,7 @@ def courses_command(
                 "tax_percent": book.tax_percent,
                 "campaign_per_device_monthly": book.campaign.per_device_monthly,
                 "courses": [
-                    {
-                        "course": r.course.id,
-                        "name": r.course.name.get(language),
-                        "initial_fee": r.course.initial_fee,
-                        "network_monthly": r.course.network_monthly,
-                        "per_device_monthly": r.course.per_device_monthly,
-                        "min_devices": r.course.min_devices,
-                        "max_devices": r.course.max_devices,
-                        "contents": list(r.course.contents),
-                        "otasuketai": r.to_dict(language),
-                    }
+                    {**r.course.to_dict(language), "otasuketai": r.to_dict(language)}
                     for r in reports
                 ],
             }

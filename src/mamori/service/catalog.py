@@ -24,7 +24,7 @@ from typing import Any
 from mamori.errors import ValidationError
 from mamori.service._data import DataReader, load_data
 from mamori.service.errors import UnknownCourseError
-from mamori.service.text import Text
+from mamori.service.text import Lang, Text
 
 MONITOR_KINDS = ("network", "endpoint")
 
@@ -52,6 +52,20 @@ class Course:
     @property
     def monitors_network(self) -> bool:
         return "network" in self.monitors
+
+    def to_dict(self, lang: Lang = "ja") -> dict[str, Any]:
+        """The course for JSON and pages (prices tax-excluded, in yen)."""
+        return {
+            "course": self.id,
+            "name": self.name.get(lang),
+            "initial_fee": self.initial_fee,
+            "network_monthly": self.network_monthly,
+            "per_device_monthly": self.per_device_monthly,
+            "min_devices": self.min_devices,
+            "max_devices": self.max_devices,
+            "monitors": list(self.monitors),
+            "contents": list(self.contents),
+        }
 
     def check_devices(self, devices: object) -> int:
         """Validate a device count for this course and return it.

@@ -195,7 +195,8 @@ def test_2025_requires_security_action_2024_does_not():
     without = build_quote("network", 10, 24, subsidy=request)
     assert without.subsidy.amount == 0
     assert without.subsidy.reason_codes == ("security_action_missing",)
-    assert "SECURITY ACTION" in without.subsidy.reason.en  # type: ignore[union-attr]
+    reason = without.subsidy.reason
+    assert reason is not None and "SECURITY ACTION" in reason.en
     no_declaration_2024 = SubsidyRequest(2024, security_action=False)
     assert build_quote("network", 10, 24, subsidy=no_declaration_2024).subsidy.amount > 0
     # the default assumes the declaration
