@@ -362,6 +362,11 @@ def calculate_claim(
         known.category(item.category)
         if isinstance(item.amount, bool) or not isinstance(item.amount, int) or item.amount < 0:
             raise ValidationError(f"item {n}: amount must be a non-negative whole number of yen")
+    problems: list[str] = []
+    _whole_yen(claim.period_paid_before, "period_paid_before", problems)
+    _whole_yen(claim.expenses_paid_before, "expenses_paid_before", problems)
+    if problems:
+        raise ValidationError("; ".join(problems))
     if claim.expenses_paid_before > claim.period_paid_before:
         raise ValidationError("expenses_paid_before cannot exceed period_paid_before")
     period_name = Text(

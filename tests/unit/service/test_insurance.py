@@ -251,6 +251,10 @@ def test_every_problem_of_a_claim_is_reported():
 def test_calculate_claim_validates_items_too():
     with pytest.raises(ValidationError, match="unknown loss category"):
         calculate_claim(1, [LossItem("ransom", 1)])
+    with pytest.raises(ValidationError, match="period_paid_before must not be negative"):
+        calculate_claim(1, Claim((LossItem("damages", 1),), period_paid_before=-1))
+    with pytest.raises(ValidationError, match="cannot exceed"):
+        calculate_claim(1, Claim((LossItem("damages", 1),), 1, 2))
     with pytest.raises(ValidationError, match="non-negative"):
         calculate_claim(1, [LossItem("damages", -1)])
 
