@@ -20,7 +20,8 @@ Stages and the steps that reach them::
 
 The inquiry comes from a public web form; :func:`screen_inquiry` is its spam protection
 (a honeypot field, a minimum and maximum time between showing and sending the form, a
-limit on links) and its validation.
+limit on links) and its validation; :func:`issue_form_token`/:func:`read_form_token` sign the
+time the form was shown so that the timing cannot be forged.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
+
+from itsdangerous import BadSignature, URLSafeSerializer
 
 from mamori.hooks import AuditRecorded
 from mamori.model import utc
@@ -146,6 +149,35 @@ def screen_inquiry(
     if problems:
         return Screening(None, problems=tuple(problems))
     return Screening(Inquiry(company, contact, email, message.strip(), phone, devices_hint))
+
+
+_TOKEN_SALT = "mamori.onboarding.inquiry-form"  # noqa: S105 - a namespace, not a secret
+
+
+def issue_form_token(secret: str, rendered_at: datetime) -> str:
+    """A signed token carrying when the inquiry form was shown (a hidden form field).
+
+    The web layer puts it in the form and passes :func:`read_form_token`'s result to
+    :func:`screen_inquiry` as ``rendered_at``, so the timing checks cannot be forged.
+    """
+    if not secret:
+        raise OnboardingError("a secret key is needed to sign the form token")
+    return URLSafeSerializer(secret, salt=_TOKEN_SALT).dumps(utc(rendered_at).isoformat())
+
+
+def read_form_token(secret: str, token: str) -> datetime:
+    """When the form was shown, from a token made by :func:`issue_form_token`.
+
+    Raises:
+        OnboardingError: when the token is missing, altered or signed with another key.
+    """
+    if not secret:
+        raise OnboardingError("a secret key is needed to read the form token")
+    try:
+        value = URLSafeSerializer(secret, salt=_TOKEN_SALT).loads(token)
+        return utc(datetime.fromisoformat(str(value)))
+    except (BadSignature, ValueError, TypeError):
+        raise OnboardingError("the inquiry form token is not valid") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -569,8 +601,10 @@ __all__ = [
     "attach_quote",
     "cancel",
     "complete_provisioning",
+    "issue_form_token",
     "plan_provisioning",
     "propose",
+    "read_form_token",
     "receive_inquiry",
     "record_meeting",
     "screen_inquiry",

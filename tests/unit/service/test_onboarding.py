@@ -16,8 +16,10 @@ from mamori.service.onboarding import (
     attach_quote,
     cancel,
     complete_provisioning,
+    issue_form_token,
     plan_provisioning,
     propose,
+    read_form_token,
     receive_inquiry,
     record_meeting,
     screen_inquiry,
@@ -385,3 +387,16 @@ def test_screen_reports_field_problems(fields, problem):
 def test_case_needs_an_id():
     with pytest.raises(OnboardingError, match="id"):
         receive_inquiry(" ", INQUIRY, actor="web-form", at=T0)
+
+
+def test_form_token_round_trip_and_tampering():
+    token = issue_form_token("s3cret", T0)
+    assert read_form_token("s3cret", token) == T0
+    with pytest.raises(OnboardingError, match="not valid"):
+        read_form_token("other", token)
+    with pytest.raises(OnboardingError, match="not valid"):
+        read_form_token("s3cret", token[:-2] + "xx")
+    with pytest.raises(OnboardingError, match="not valid"):
+        read_form_token("s3cret", "")
+    with pytest.raises(OnboardingError, match="secret"):
+        issue_form_token("", T0)
