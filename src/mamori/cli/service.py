@@ -76,7 +76,9 @@ def _print_quote(quote: Quote, lang: Lang) -> None:
         f"({quote.devices} / {quote.months})"
     )
     for key in ("item", "unit", "qty", "months", "amount"):
-        table.add_column(_Q[key].get(lang), justify="left" if key == "item" else "right")
+        table.add_column(
+            _Q[key].get(lang), justify="left" if key == "item" else "right", overflow="fold"
+        )
     for item in quote.line_items:
         table.add_row(
             item.name.get(lang),
@@ -305,6 +307,49 @@ def courses_command(
     _console().print(table)
 
 
+def otasuketai_command(
+    course: Annotated[str, typer.Option(help="endpoint | small-network | network")],
+    campaign: Annotated[bool, typer.Option("--campaign", help="At the campaign price.")] = False,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = (
+        OutputFormat.TABLE
+    ),
+    lang: Annotated[str, typer.Option(help="ja or en")] = "ja",
+) -> None:
+    """お助け隊適合: type-1 price caps and required elements, with how the pack meets each."""
+    try:
+        language = check_lang(lang)
+        report = check_otasuketai(course, campaign=campaign)
+    except MamoriError as exc:
+        _fail(str(exc))
+    if output is OutputFormat.JSON:
+        _emit_json(report.to_dict(language))
+        return
+    console = _console()
+    verdict = Text("適合", "conforms") if report.conforms else Text("不適合", "does not conform")
+    console.print(f"{report.course.name.get(language)}: {verdict.get(language)}")
+    prices = Table(title=Text("価格要件（1類）", "Price caps (type 1)").get(language))
+    prices.add_column("")
+    prices.add_column(Text("上限", "cap").get(language), justify="right")
+    prices.add_column(Text("本コース", "this course").get(language), justify="right")
+    prices.add_column("")
+    for check in report.prices:
+        actual = "-" if check.actual is None else f"{check.actual:,}"
+        ok = "OK" if check.ok else "NG"
+        prices.add_row(check.name.get(language), f"{check.cap:,}", actual, ok)
+    console.print(prices)
+    elements = Table(title=Text("必須要素", "Required elements").get(language))
+    elements.add_column("")
+    elements.add_column("")
+    elements.add_column(Text("対応方法", "How the pack meets it").get(language), overflow="fold")
+    for element in report.elements:
+        elements.add_row(
+            element.element.name.get(language),
+            "OK" if element.met else "NG: " + ", ".join(element.missing),
+            element.element.how.get(language),
+        )
+    console.print(elements)
+
+
 def recommend_command(
     devices: Annotated[int, typer.Option(help="Number of devices.")],
     network: Annotated[str, typer.Option(help="none | small | large")] = "none",
@@ -338,6 +383,7 @@ def register(app: typer.Typer) -> None:
     app.command("quote")(quote_command)
     app.command("insurance")(insurance_command)
     app.command("courses")(courses_command)
+    app.command("otasuketai")(otasuketai_command)
     app.command("recommend")(recommend_command)
 
 

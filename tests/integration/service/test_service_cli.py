@@ -316,6 +316,20 @@ def test_courses():
     assert table.exit_code == 0 and "small-network" in table.stdout and "1-15" in table.stdout
 
 
+def test_otasuketai():
+    data = _json(["otasuketai", "--course", "network"])
+    assert data["conforms"] is True
+    assert {p["key"]: p["actual"] for p in data["prices"]} == {
+        "network_monthly": 9_800,
+        "endpoint_per_device_monthly": 1_800,
+    }
+    table = runner.invoke(app, ["otasuketai", "--course", "endpoint", "--lang", "en"])
+    assert table.exit_code == 0
+    assert "conforms" in table.stdout and "Simple cyber insurance" in table.stdout
+    bad = runner.invoke(app, ["otasuketai", "--course", "gold"])
+    assert bad.exit_code == 1 and "unknown course" in bad.stderr
+
+
 def test_recommend():
     data = _json(["recommend", "--devices", "8", "--network", "small", "--gaps", "142, 1"])
     assert data["course"] == "small-network"
