@@ -9,8 +9,8 @@ Device ranges chosen from the issue (and recorded in the data file):
   pack's SME focus (a manufacturer with up to 300 employees is an SME in Japanese law).
 * ``small-network`` (小規模ネットワーク&端末監視コース): 1-15 devices, the issue's "about 1-15"
   for the small UTM model.
-* ``network`` (ネットワーク&端末監視コース): 1-100 devices behind the larger UTM model; more
-  needs a custom network design and quote.
+* ``network`` (ネットワーク&端末監視コース): 1-300 devices behind the larger UTM model, the
+  same SME bound; more needs a custom network design and quote.
 """
 
 from __future__ import annotations

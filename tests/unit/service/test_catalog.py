@@ -47,7 +47,7 @@ def test_courses_as_the_issue_states(book):
 
 def test_device_ranges(book):
     ranges = {c.id: (c.min_devices, c.max_devices) for c in book.courses.values()}
-    assert ranges == {"endpoint": (1, 300), "small-network": (1, 15), "network": (1, 100)}
+    assert ranges == {"endpoint": (1, 300), "small-network": (1, 15), "network": (1, 300)}
 
 
 def test_campaign_price(book):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from mamori.errors import ValidationError
+from mamori.service._data import load_yaml
+from mamori.service.catalog import parse_price_book
 from mamori.service.recommend import NetworkSize, parse_gaps, recommend_course
 
 
@@ -20,7 +24,8 @@ from mamori.service.recommend import NetworkSize, parse_gaps, recommend_course
         (16, "small", None, "network"),  # over the small model's range
         (5, "large", None, "network"),
         (100, "large", None, "network"),
-        (101, "small", None, "endpoint"),  # network needs a custom design
+        (101, "small", None, "network"),
+        (300, "large", [142], "network"),
         (40, NetworkSize.SMALL, ["103"], "network"),
     ],
 )
@@ -37,7 +42,12 @@ def test_gaps_addressed_and_remaining():
 
 
 def test_endpoint_course_leaves_network_gaps_open():
-    result = recommend_course(150, "small", [142, 143])
+    # with network courses for at most 100 devices, 150 devices fall back to endpoint only
+    document, _ = load_yaml("courses.yaml")
+    document = copy.deepcopy(document)
+    document["courses"]["network"]["max_devices"] = 100
+    book = parse_price_book(document)
+    result = recommend_course(150, "small", [142, 143], price_book=book)
     assert result.course.id == "endpoint"
     assert result.addressed_gaps == (143,)
     assert result.remaining_gaps == (142,)
