@@ -158,6 +158,7 @@ class Claim:
     items: tuple[LossItem, ...]
     period_paid_before: int = 0
     expenses_paid_before: int = 0
+    devices: int | None = None  # when the claim names them; must match the licences
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,17 +255,22 @@ def _whole_yen(value: Any, what: str, problems: list[str]) -> int:
     return value
 
 
-_ITEM_KEYS = {"category", "amount", "description"}
-_CLAIM_KEYS = ("period_paid_before", "expenses_paid_before")
+_ITEM_KEYS = {"category", "amount", "description", "note"}
+_CLAIM_KEYS = ("period_paid_before", "expenses_paid_before", "devices")
+# free text about the event: kept out of the calculation, allowed so a claim can say what happened
+_NOTE_KEYS = ("description", "event", "note", "title", "date", "occurred_on")
 
 
 def parse_claim(data: Any, terms: InsuranceTerms | None = None) -> Claim:
     """Read a claim from JSON data.
 
     Accepted forms: ``{"items": [{"category": ..., "amount": ..., "description": ...}],
-    "period_paid_before": 0, "expenses_paid_before": 0}``, just the list of items, or the
-    short form ``{"damages": 300000, "incident_response": 50000}`` (category -> amount).
-    Categories may be given by id, hyphenated id, or Japanese/English name.
+    "period_paid_before": 0, "expenses_paid_before": 0}`` (``losses`` is accepted for
+    ``items``), just the list of items, or the short form
+    ``{"damages": 300000, "incident_response": 50000}`` (category -> amount). Categories may
+    be given by id, hyphenated id, or Japanese/English name. A ``devices`` field, when
+    present, must agree with the licensed devices the claim is calculated for; free-text
+    fields (``description``, ``event``, ``note``, ``title``, ``date``) are allowed and ignored.
 
     Raises:
         ValidationError: naming every problem: unknown categories, negative or non-integer
@@ -276,15 +282,17 @@ def parse_claim(data: Any, terms: InsuranceTerms | None = None) -> Claim:
         data = {"items": data}
     if not isinstance(data, Mapping):
         raise ValidationError("a claim must be a JSON object with 'items' or a list of items")
-    if "items" not in data and any(k not in _CLAIM_KEYS for k in data):
+    data = dict(data)
+    if "losses" in data and "items" not in data:
+        data["items"] = data.pop("losses")
+    fixed = {"items", *_CLAIM_KEYS, *_NOTE_KEYS}
+    if "items" not in data and any(k not in fixed for k in data):
         # the short form: {"damages": 300000, "incident_response": 50000, ...}
         data = {
-            "items": [
-                {"category": k, "amount": v} for k, v in data.items() if k not in _CLAIM_KEYS
-            ],
-            **{k: v for k, v in data.items() if k in _CLAIM_KEYS},
+            "items": [{"category": k, "amount": v} for k, v in data.items() if k not in fixed],
+            **{k: v for k, v in data.items() if k in fixed},
         }
-    extra = set(data) - {"items", *_CLAIM_KEYS}
+    extra = set(data) - fixed
     if extra:
         problems.append(f"unknown claim field(s): {', '.join(sorted(map(str, extra)))}")
     raw_items = data.get("items")
@@ -307,7 +315,7 @@ def parse_claim(data: Any, terms: InsuranceTerms | None = None) -> Claim:
                 f"(known: {', '.join(known.categories)})"
             )
         amount = _whole_yen(raw.get("amount"), f"{what}: amount", problems)
-        description = raw.get("description", "")
+        description = raw.get("description", raw.get("note", ""))
         if not isinstance(description, str):
             problems.append(f"{what}: description must be text")
             description = ""
@@ -316,9 +324,14 @@ def parse_claim(data: Any, terms: InsuranceTerms | None = None) -> Claim:
     exp_before = _whole_yen(data.get("expenses_paid_before", 0), "expenses_paid_before", problems)
     if exp_before > paid_before:
         problems.append("expenses_paid_before cannot exceed period_paid_before")
+    devices = data.get("devices")
+    if devices is not None and (
+        isinstance(devices, bool) or not isinstance(devices, int) or devices < 1
+    ):
+        problems.append(f"devices must be a whole number of at least 1 (got {devices!r})")
     if problems:
         raise ValidationError("invalid claim: " + "; ".join(problems))
-    return Claim(tuple(items), paid_before, exp_before)
+    return Claim(tuple(items), paid_before, exp_before, devices)
 
 
 def load_claim_file(path: Path, terms: InsuranceTerms | None = None) -> Claim:
@@ -358,6 +371,10 @@ def calculate_claim(
         claim = Claim(tuple(claim))
     total_limit, expenses_limit = known.limits(devices)
     count = check_devices(devices)
+    if claim.devices is not None and claim.devices != count:
+        raise ValidationError(
+            f"the claim is for {claim.devices} devices but {count} licensed devices were given"
+        )
     for n, item in enumerate(claim.items, start=1):
         known.category(item.category)
         if isinstance(item.amount, bool) or not isinstance(item.amount, int) or item.amount < 0:

@@ -294,3 +294,25 @@ def test_category_spellings_and_the_short_form():
         parse_claim({"ransom": 5})
     with pytest.raises(ValidationError, match="must not be negative"):
         parse_claim({"damages": -5})
+
+
+def test_claim_with_devices_and_free_text():
+    claim = parse_claim(
+        {
+            "event": "ランサムウェア感染",
+            "date": "2026-04-01",
+            "devices": 3,
+            "losses": [{"category": "damages", "amount": 2_000_000, "note": "取引先"}],
+        }
+    )
+    assert claim.devices == 3
+    assert claim.items == (LossItem("damages", 2_000_000, "取引先"),)
+    assert calculate_claim(3, claim).paid_total == 1_500_000
+    with pytest.raises(ValidationError, match="claim is for 3 devices but 4"):
+        calculate_claim(4, claim)
+    with pytest.raises(ValidationError, match="devices must be at least 1"):
+        parse_claim({"devices": 0, "damages": 1})
+    with pytest.raises(ValidationError, match="devices"):
+        parse_claim({"devices": -1, "damages": 1})
+    short = parse_claim({"description": "x", "damages": 1})
+    assert short.items == (LossItem("damages", 1),)
