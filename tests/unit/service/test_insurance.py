@@ -310,7 +310,7 @@ def test_claim_with_devices_and_free_text():
     assert calculate_claim(3, claim).paid_total == 1_500_000
     with pytest.raises(ValidationError, match="claim is for 3 devices but 4"):
         calculate_claim(4, claim)
-    with pytest.raises(ValidationError, match="devices must be at least 1"):
+    with pytest.raises(ValidationError, match="devices must be a whole number of at least 1"):
         parse_claim({"devices": 0, "damages": 1})
     with pytest.raises(ValidationError, match="devices"):
         parse_claim({"devices": -1, "damages": 1})
