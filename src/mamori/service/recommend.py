@@ -19,6 +19,7 @@ Network sizes: ``none`` (no on-site network to guard: remote or cloud-only work)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -29,6 +30,8 @@ from mamori.errors import ValidationError
 from mamori.service._data import DataReader, load_data
 from mamori.service.catalog import Course, PriceBook, check_devices, load_price_book
 from mamori.service.text import Lang, Text
+
+_ITEM_NUMBER = re.compile(r"^\s*(?:No\.?\s*)?(\d+)\s*$", re.IGNORECASE)
 
 
 class NetworkSize(StrEnum):
@@ -81,7 +84,7 @@ class Recommendation:
 
 
 def parse_gaps(gaps: Iterable[object] | None, item_count: int) -> tuple[int, ...]:
-    """Open item numbers as sorted unique integers (``"103"`` is accepted as ``103``).
+    """Open item numbers as sorted unique integers (``"103"`` and ``"No.103"`` are accepted).
 
     Raises:
         ValidationError: for anything that is not an item number between 1 and item_count.
@@ -96,8 +99,8 @@ def parse_gaps(gaps: Iterable[object] | None, item_count: int) -> tuple[int, ...
         number: int | None = None
         if isinstance(gap, int) and not isinstance(gap, bool):
             number = gap
-        elif isinstance(gap, str) and gap.strip().isdigit():
-            number = int(gap.strip())
+        elif isinstance(gap, str) and (match := _ITEM_NUMBER.match(gap)):
+            number = int(match.group(1))
         if number is None or not 1 <= number <= item_count:
             bad.append(repr(gap))
         else:

@@ -91,5 +91,5 @@ def test_bad_gaps(gaps):
 
 
 def test_parse_gaps_sorts_and_deduplicates():
-    assert parse_gaps([5, "3", 5, " 7 "], 153) == (3, 5, 7)
+    assert parse_gaps([5, "3", 5, " 7 ", "No.9", "no 11"], 153) == (3, 5, 7, 9, 11)
     assert parse_gaps(None, 153) == ()
