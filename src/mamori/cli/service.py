@@ -71,10 +71,13 @@ _Q = {
 
 def _print_quote(quote: Quote, lang: Lang) -> None:
     console = _console()
-    table = Table(
-        title=f"{_Q['title'].get(lang)}: {quote.course.name.get(lang)} "
-        f"({quote.devices} / {quote.months})"
+    span = Text(
+        f"{quote.devices}台・{quote.months}か月", f"{quote.devices} devices, {quote.months} months"
     )
+    title = f"{_Q['title'].get(lang)}: {quote.course.name.get(lang)} ({span.get(lang)})"
+    if quote.campaign:
+        title += " " + Text("キャンペーン価格", "campaign price").get(lang)
+    table = Table(title=title)
     for key in ("item", "unit", "qty", "months", "amount"):
         table.add_column(
             _Q[key].get(lang), justify="left" if key == "item" else "right", overflow="fold"
@@ -161,7 +164,10 @@ def quote_command(
         )
         pdf_path = None
         if pdf is not None:
-            from mamori.service.pdf import write_quote_pdf  # needs reportlab: load on demand
+            try:
+                from mamori.service.pdf import write_quote_pdf  # needs reportlab: on demand
+            except ImportError as exc:
+                _fail(f"writing a PDF needs reportlab ({exc})")
 
             document = issue_quote(
                 quote,
