@@ -659,6 +659,11 @@ def resolve_framework(spec: str | None) -> Framework:
                 f"built-in {base} is version {fw.version}, not {spec.split('@', 1)[1]}"
             )
         return fw
+    if not Path(spec).exists():
+        known = ", ".join(builtin_framework_ids())
+        raise CatalogueError(
+            f"unknown framework {spec!r}: neither a built-in id ({known}) nor a catalogue file"
+        )
     return load_catalogue(spec)
 
 
