@@ -37,7 +37,7 @@ FIELDS = ("no", "label", "requirement", "condition", "level", "answer", "comment
 
 # heading words per field, compared after NFKC, lower-casing and removing spaces
 HEADINGS: dict[str, tuple[str, ...]] = {
-    "no": ("no", "no.", "番号", "項番", "項目番号", "通し番号", "#"),
+    "no": ("no", "no.", "番号", "項番", "項目番号", "項目no", "項目no.", "通し番号", "#"),
     "label": ("ラベル", "label"),
     "requirement": ("要求事項", "requirement"),
     "condition": ("達成条件", "達成基準", "condition"),
@@ -56,6 +56,7 @@ HEADINGS: dict[str, tuple[str, ...]] = {
     "comment": ("備考", "コメント", "補足", "comment", "remarks"),
 }
 _EXACT_ONLY = {"no", "level"}  # short words: match whole headings only
+_NOT_ANSWER = ("項目", "シート", "sheet")  # "チェック項目" names the item text, not the answer
 HEADER_SCAN_ROWS = 40
 _NUM_RE = re.compile(r"^(?:no\.?|№)?\s*(\d+)\s*\.?$", re.IGNORECASE)
 _LEVEL_RE = re.compile(r"^(?:lv|level|レベル)?\.?\s*(\d+)$", re.IGNORECASE)
@@ -153,17 +154,20 @@ def _norm_heading(value: Any) -> str:
     return normalise_text(value).lower().replace(" ", "")
 
 
-def _match_field(heading: str) -> str | None:
+def _match_field(heading: str) -> tuple[str, bool] | None:
+    """The field a heading names and whether it matched exactly (exact beats contained)."""
     if not heading:
         return None
     for fld, words in HEADINGS.items():
         if heading in words:
-            return fld
+            return fld, True
     for fld, words in HEADINGS.items():
         if fld in _EXACT_ONLY:
             continue
+        if fld == "answer" and any(w in heading for w in _NOT_ANSWER):
+            continue
         if any(w in heading for w in words if len(w) >= 2):
-            return fld
+            return fld, False
     return None
 
 
@@ -200,13 +204,24 @@ def _header_candidates(grid: _Grid) -> list[tuple[int, dict[str, int]]]:
     out = []
     last = min(grid.values.max_row, HEADER_SCAN_ROWS)
     for row in range(1, last + 1):
-        found: dict[str, int] = {}
+        exact: dict[str, int] = {}
+        loose: dict[str, int] = {}
         for col in range(1, grid.values.max_column + 1):
             if grid.anchor(row, col)[1] != col:
                 continue  # the same merged heading seen again to the right
-            fld = _match_field(_norm_heading(grid.value(row, col)))
-            if fld and fld not in found:
-                found[fld] = col
+            match = _match_field(_norm_heading(grid.value(row, col)))
+            if match is None:
+                continue
+            fld, is_exact = match
+            target = exact if is_exact else loose
+            target.setdefault(fld, col)
+        found = {**{k: v for k, v in loose.items() if k not in exact}, **exact}
+        taken: set[int] = set()
+        for fld in list(found):  # one column serves one field
+            if found[fld] in taken:
+                del found[fld]
+            else:
+                taken.add(found[fld])
         out.append((row, found))
     return out
 

@@ -125,6 +125,7 @@ def write_sheet(
     extra_sheets: bool = True,
     formulas: bool = True,
     validation: bool = True,
+    sub_headings: tuple[str, ...] | None = None,
 ):
     """An official-looking check sheet: title, merged cells, cover sheet, formulas, drop-down."""
     from openpyxl import Workbook
@@ -146,6 +147,10 @@ def write_sheet(
         ws.cell(row=header_row, column=col, value=heading)
     ws.column_dimensions["C"].width = 60
     first = header_row + 1
+    if sub_headings:
+        for col, heading in enumerate(sub_headings, start=1):
+            ws.cell(row=first, column=col, value=heading or None)
+        first += 1
     for offset, row in enumerate(rows):
         r = first + offset
         values = [

@@ -224,3 +224,40 @@ def test_export_reports_formula_and_dropdown(tmp_path, jama, sheet_rows, make_sh
     m = ColumnMapping.parse(["value:○=対策完了,value:△=一部対策,value:×=未対策"])
     res = export_checksheet(a, src2, tmp_path / "o2.xlsx", mapping=m)
     assert load_workbook(res.path)["チェックシート"]["F5"].value == "○"
+
+
+def test_heading_variants_prefer_exact(tmp_path, jama, sheet_rows, make_sheet):
+    rows = [dict(r, answer="未対策") for r in sheet_rows]
+    path = make_sheet(
+        tmp_path / "v.xlsx",
+        rows,
+        headings=(
+            "項番",
+            "ラベル",
+            "チェック項目 (要求事項)",
+            "達成\n条件",
+            "Lv",
+            "回答",
+            "コメント",
+        ),
+        header_row=2,
+    )
+    layout = find_layout(path)
+    assert layout.header_row == 2
+    assert layout.columns["requirement"] == 3 and layout.columns["answer"] == 6
+    assert layout.columns["condition"] == 4 and layout.columns["level"] == 5
+    imp = read_checksheet(path, base=jama)
+    assert len(imp.answers) == 153
+
+
+def test_two_row_header_with_group_heading(tmp_path, jama, sheet_rows, make_sheet):
+    path = make_sheet(
+        tmp_path / "g.xlsx",
+        [dict(r, answer="一部対策") for r in sheet_rows],
+        headings=("No.", "ラベル", "要求事項", "達成条件", "レベル", "自己評価", ""),
+        header_row=3,
+        sub_headings=("", "", "", "", "", "回答", ""),
+    )
+    imp = read_checksheet(path, base=jama)
+    assert imp.layout.header_row == 3 and imp.layout.columns["answer"] == 6
+    assert set(imp.answers.values()) == {Status.PARTIAL} and len(imp.answers) == 153
