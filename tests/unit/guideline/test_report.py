@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from mamori.guideline.assessment import CheckRecord, new_assessment, set_answer
-from mamori.guideline.charts import level_bars_svg, radar_svg
 from mamori.guideline.report import build_report, render_html, render_pdf
 
 
@@ -50,10 +49,3 @@ def test_pdf_report(jama):
     assert pdf.startswith(b"%PDF-")
     assert b"HeiseiKakuGo-W5" in pdf
     assert len(pdf) > 5000
-
-
-def test_charts_escape_and_shape():
-    svg = level_bars_svg([("<Lv1>", 0.5, 0.1), ("Lv2", None, None)])
-    assert "&lt;Lv1&gt;" in svg and "50%" in svg and "—" in svg
-    radar = radar_svg([(f"{i} ラベル&", i / 24) for i in range(24)])
-    assert radar.count("<line") == 24 and "ラベル&amp;" in radar
