@@ -16,6 +16,7 @@ label present, label blocks contiguous in label order, level counts) and raises 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -64,7 +65,10 @@ class _LinedList(list[Any]):
     line: int = 0
 
 
-class _LineLoader(yaml.SafeLoader):
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _LineLoader(_BaseLoader):  # type: ignore[valid-type,misc]
     """SafeLoader that remembers the line of every mapping and sequence and refuses duplicates."""
 
     duplicate_keys: list[tuple[int, str]]
@@ -632,8 +636,9 @@ def builtin_framework_ids() -> list[str]:
     return sorted(BUILTIN_FILES)
 
 
+@functools.lru_cache(maxsize=8)
 def load_builtin(framework_id: str = DEFAULT_FRAMEWORK) -> Framework:
-    """The catalogue shipped as package data (``jama-japia``)."""
+    """The catalogue shipped as package data (``jama-japia``); parsed once per process."""
     try:
         name = BUILTIN_FILES[framework_id]
     except KeyError:
