@@ -243,7 +243,9 @@ def import_cmd(
         Path | None,
         typer.Option("--assessment", "-a", help="Existing assessment to update (answers survive)"),
     ] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "--output", "-o", help="Where to write")
+    ] = None,
     tenant: Annotated[str, typer.Option("--tenant")] = "local",
     mapping: MapOpt = None,
     lenient: Annotated[
@@ -298,8 +300,12 @@ def import_cmd(
 @assess_app.command("export")
 def export_cmd(
     file: Annotated[Path, typer.Argument(help="Assessment file")],
-    sheet: Annotated[Path, typer.Option("--sheet", help="The official workbook to copy")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="The copy to write")] = None,
+    sheet: Annotated[
+        Path, typer.Option("--sheet", "--workbook", help="The official workbook to copy")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", "--output", "-o", help="The copy to write")
+    ] = None,
     mapping: MapOpt = None,
     overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
 ) -> None:

@@ -21,6 +21,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from mamori.errors import NotFoundError, SourceLocation, ValidationError
 from mamori.guideline.loader import framework_to_dict, parse_catalogue, resolve_framework
 from mamori.guideline.models import Framework
@@ -437,7 +439,11 @@ def _dt(value: Any, where: str) -> datetime:
 
 
 def _answer_from(item_id: str, d: Mapping[str, Any]) -> Answer:
+    if not isinstance(d, Mapping):
+        raise ValidationError(f"answer {item_id}: expected a mapping")
     status = d.get("status")
+    if status and Status.parse(status) is Status.NOT_APPLICABLE and not d.get("reason"):
+        raise ValidationError(f"answer {item_id}: 対象外 (not applicable) needs a reason")
     return Answer(
         item_id=item_id,
         status=Status.parse(status) if status else None,
@@ -468,9 +474,16 @@ def assessment_from_dict(data: Mapping[str, Any], *, path: str = "<assessment>")
     Raises:
         ValidationError: a malformed document (the message says what and where).
     """
+    if (
+        isinstance(data, Mapping)
+        and "kind" not in data
+        and isinstance(data.get("answers"), Mapping)
+    ):
+        data = _expand_simple(data, path)
     if not isinstance(data, Mapping) or data.get("kind") != "mamori-guideline-assessment":
         raise ValidationError(
-            "not a mamori assessment file (kind mamori-guideline-assessment expected)",
+            "not a mamori assessment file (kind mamori-guideline-assessment expected, "
+            "or a simple file with an 'answers' mapping)",
             location=SourceLocation(path),
         )
     try:
@@ -538,9 +551,76 @@ def assessment_from_dict(data: Mapping[str, Any], *, path: str = "<assessment>")
         raise ValidationError(exc.message, location=SourceLocation(path)) from exc
 
 
+def _expand_simple(data: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """The short hand-written form: ``{framework?, tenant?, answers: {"1": "対策完了", ...}}``."""
+    fw = data.get("framework") or "jama-japia"
+    if isinstance(fw, str):
+        fw_id, _, version = fw.partition("@")
+        fw = {"id": fw_id, "version": version or resolve_framework(fw_id).version}
+    answers: dict[str, Any] = {}
+    for key, value in data["answers"].items():
+        answers[str(key)] = dict(value) if isinstance(value, Mapping) else {"status": value}
+    return {
+        **{k: v for k, v in data.items() if k not in ("framework", "answers")},
+        "kind": "mamori-guideline-assessment",
+        "id": str(data.get("id") or Path(path).stem or uuid.uuid4().hex),
+        "tenant": str(data.get("tenant") or "local"),
+        "framework": fw,
+        "created_at": str(data.get("created_at") or _now().isoformat()),
+        "answers": answers,
+    }
+
+
+_CSV_COLUMNS = {
+    "no": ("no", "no.", "item", "番号", "項番"),
+    "status": ("status", "answer", "回答", "実施状況", "状況"),
+    "reason": ("reason", "理由"),
+    "comment": ("comment", "備考", "コメント"),
+    "owner": ("owner", "担当", "担当者"),
+    "due": ("due", "期限"),
+}
+
+
+def _from_csv(text: str, path: str) -> dict[str, Any]:
+    """A CSV with a header row naming at least the item number and the answer."""
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise ValidationError("empty CSV", location=SourceLocation(path, 1))
+    header = [normalise_text(h).lower() for h in rows[0]]
+    cols = {
+        key: header.index(next(w for w in words if w in header))
+        for key, words in _CSV_COLUMNS.items()
+        if any(w in header for w in words)
+    }
+    if "no" not in cols or "status" not in cols:
+        raise ValidationError(
+            "CSV needs a header with an item number column (no) and an answer column (status)",
+            location=SourceLocation(path, 1),
+        )
+    answers: dict[str, Any] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        cells = {k: (row[i].strip() if i < len(row) else "") for k, i in cols.items()}
+        if not cells["no"]:
+            continue
+        if cells["no"] in answers:
+            raise ValidationError(
+                f"duplicate item {cells['no']}", location=SourceLocation(path, line)
+            )
+        answers[cells["no"]] = {k: v for k, v in cells.items() if k != "no" and v} or {}
+    return {"answers": answers}
+
+
 def save_assessment(assessment: Assessment, path: str | Path) -> Path:
     """Write atomically (temp file + rename), so a crash never leaves half a file."""
     target = Path(path)
+    if target.suffix.lower() in (".yaml", ".yml", ".csv"):
+        raise ValidationError(
+            f"{target.name}: assessments are written as JSON; give a .json file",
+            location=SourceLocation(str(target)),
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(assessment_to_dict(assessment), ensure_ascii=False, indent=2)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
@@ -563,19 +643,32 @@ def load_assessment(path: str | Path) -> Assessment:
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise NotFoundError(f"assessment file {p} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ValidationError(
             f"cannot read assessment file: {exc}", location=SourceLocation(str(p))
         ) from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValidationError(
-            f"not JSON: {exc.msg}", location=SourceLocation(str(p), exc.lineno)
-        ) from exc
+    suffix = p.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise ValidationError(
+                f"not YAML: {exc}",
+                location=SourceLocation(str(p), mark.line + 1 if mark is not None else None),
+            ) from exc
+    elif suffix == ".csv":
+        data = _from_csv(text, str(p))
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(
+                f"not JSON: {exc.msg}", location=SourceLocation(str(p), exc.lineno)
+            ) from exc
     return assessment_from_dict(data, path=str(p))
 
 

@@ -83,7 +83,7 @@ def compare(
     sa, sb = score(framework_a, a), score(framework_b, b)
 
     def delta(x: float | None, y: float | None) -> float | None:
-        return None if x is None or y is None else round(y - x, 4)
+        return None if x is None or y is None else y - x
 
     return Comparison(
         improved=tuple(buckets["improved"]),

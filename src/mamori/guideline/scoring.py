@@ -40,13 +40,13 @@ class Rate:
     @property
     def rate(self) -> float | None:
         """achieved ÷ applicable, or ``None`` when nothing is applicable."""
-        return round(self.achieved / self.applicable, 4) if self.applicable else None
+        return self.achieved / self.applicable if self.applicable else None
 
     @property
     def declared_rate(self) -> float | None:
         if not self.applicable:
             return None
-        return round((self.achieved + self.contradicted) / self.applicable, 4)
+        return (self.achieved + self.contradicted) / self.applicable
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
@@ -53,7 +54,7 @@ def test_import_score_export_roundtrip(tmp_path, sheet_path):
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     assert set(data["rates_by_level"]) == {"1", "2", "3"}
-    assert data["rates_by_level"]["1"] == round(1 / 50, 4)
+    assert data["rates_by_level"]["1"] == pytest.approx(1 / 50)
     assert set(data["rates_by_label"]) == {str(n) for n in range(1, 25)}
     assert data["catalogue"]["verified"] == 153
     # scoring the workbook directly gives the same rates

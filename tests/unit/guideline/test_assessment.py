@@ -99,3 +99,49 @@ def test_load_errors(tmp_path):
     bad.write_text(json.dumps({"kind": "mamori-guideline-assessment"}), encoding="utf-8")
     with pytest.raises(ValidationError, match="malformed"):
         load_assessment(bad)
+
+
+def test_simple_files(tmp_path, jama):
+    from mamori.guideline.scoring import score
+
+    j = tmp_path / "simple.json"
+    j.write_text(
+        json.dumps({"answers": {"1": "対策完了", "2": {"status": "一部対策", "owner": "総務"}}})
+    )
+    a = load_assessment(j)
+    assert a.tenant == "local" and a.framework_key == "jama-japia@2.3"
+    assert a.answer(2).owner == "総務"
+    y = tmp_path / "simple.yaml"
+    y.write_text(
+        "framework: jama-japia\ntenant: acme\nanswers:\n"
+        "  1: 対策完了\n  5: {status: 対象外, reason: なし}\n"
+    )
+    b = load_assessment(y)
+    assert b.tenant == "acme" and b.status(5) is Status.NOT_APPLICABLE
+    c = tmp_path / "answers.csv"
+    c.write_text("\ufeffNo,回答,備考\n1,対策完了,\n143,一部対策,90日\n,,\n", encoding="utf-8")
+    d = load_assessment(c)
+    assert d.status(143) is Status.PARTIAL and d.answer(143).comment == "90日"
+    assert score(jama, d).levels[1].achieved == 1
+    with pytest.raises(ValidationError, match="JSON"):
+        save_assessment(d, c)
+
+
+def test_simple_file_errors(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(ValidationError, match="header"):
+        load_assessment(bad)
+    bad.write_text("no,status\n1,対策完了\n1,未対策\n")
+    with pytest.raises(ValidationError, match="duplicate item 1"):
+        load_assessment(bad)
+    bad.write_text("no,status\n1,対象外\n")
+    with pytest.raises(ValidationError, match="needs a reason"):
+        load_assessment(bad)
+    bad.write_text("no,status\n1,たぶん\n")
+    with pytest.raises(ValidationError, match="unknown answer"):
+        load_assessment(bad)
+    y = tmp_path / "bad.yaml"
+    y.write_text("answers: [1, 2\n")
+    with pytest.raises(ValidationError, match="not YAML"):
+        load_assessment(y)

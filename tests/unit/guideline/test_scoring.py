@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from mamori.guideline.assessment import CheckRecord, new_assessment, set_answer
 from mamori.guideline.scoring import catalogue_notice, score
 
@@ -24,7 +26,7 @@ def test_tiny_rates(tiny):
     assert (lv3.applicable, lv3.achieved, lv3.unanswered) == (5, 2, 1)
     assert lv3.rate == 0.4
     assert s.labels[1].rate == 0.5  # items 1,2 applicable, 1 achieved
-    assert s.labels[2].rate == round(1 / 3, 4)
+    assert s.labels[2].rate == pytest.approx(1 / 3)
     d = s.to_dict(tiny)
     assert d["rates_by_level"] == {"1": 0.5, "2": 0.5, "3": 0.4}
     assert set(d["rates_by_label"]) == {"1", "2"}
@@ -53,7 +55,7 @@ def test_contradicted_not_achieved(tiny):
     a.checks["4"] = CheckRecord("4", "investigation_logs", False, datetime.now(UTC))
     s = score(tiny, a)
     assert s.levels[1].achieved == 0 and s.levels[1].contradicted == 1
-    assert s.levels[1].declared_rate == round(1 / 3, 4)
+    assert s.levels[1].declared_rate == pytest.approx(1 / 3)
     assert s.contradicted_items == ("4",)
 
 
