@@ -279,7 +279,7 @@ def _find_layout(
             location=SourceLocation(path),
         )
     seen: list[str] = []
-    best: tuple[SheetLayout, int] | None = None
+    best: tuple[SheetLayout, tuple[int, int]] | None = None
     for name in names:
         grid = _Grid(values[name], formulas[name])
         found = _detect(grid, mapping)
@@ -291,8 +291,16 @@ def _find_layout(
             seen.append(name)
             continue
         layout = SheetLayout(sheet=name, header_row=row, columns=dict(sorted(cols.items())))
-        if best is None or len(cols) > best[1]:
-            best = (layout, len(cols))
+        # the sheet with more recognised columns wins; on a tie (an example sheet such as
+        # 記入例 with the same header) the one with more numbered item rows
+        numbered = sum(
+            1
+            for r in range(row + 1, grid.values.max_row + 1)
+            if _parse_number(grid.value(r, cols["no"])) is not None
+        )
+        rank = (len(cols), numbered)
+        if best is None or rank > best[1]:
+            best = (layout, rank)
     if best is None:
         raise CatalogueError(
             "no recognisable check-sheet header (a row with No. and at least two of ラベル, "

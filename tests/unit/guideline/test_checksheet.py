@@ -261,3 +261,25 @@ def test_two_row_header_with_group_heading(tmp_path, jama, sheet_rows, make_shee
     imp = read_checksheet(path, base=jama)
     assert imp.layout.header_row == 3 and imp.layout.columns["answer"] == 6
     assert set(imp.answers.values()) == {Status.PARTIAL} and len(imp.answers) == 153
+
+
+def test_example_sheet_with_same_header_is_not_chosen(tmp_path, jama, sheet_rows, make_sheet):
+    path = make_sheet(tmp_path / "s.xlsx", sheet_rows)
+    wb = load_workbook(path)
+    example = wb.create_sheet("記入例", 0)
+    example.append(["No.", "ラベル", "要求事項", "達成条件", "レベル", "実施状況", "備考"])
+    example.append([1, "方針", "例", "例", "Lv1", "対策完了", "記入例"])
+    wb.save(path)
+    assert find_layout(path).sheet == "チェックシート"
+
+
+def test_export_refuses_answer_cell_merged_over_items(tmp_path, jama, sheet_rows, make_sheet):
+    src = make_sheet(tmp_path / "m.xlsx", sheet_rows, validation=False)
+    wb = load_workbook(src)
+    wb["チェックシート"].merge_cells("F5:F6")
+    wb.save(src)
+    a = new_assessment(jama, tenant="acme")
+    set_answer(a, jama, 1, "対策完了")
+    with pytest.raises(CatalogueValidationError, match="merged cell spans several rows"):
+        export_checksheet(a, src, tmp_path / "o.xlsx")
+    assert not (tmp_path / "o.xlsx").exists()
