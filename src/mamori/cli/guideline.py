@@ -468,6 +468,48 @@ def target_cmd(
         typer.echo(result.explain(lang))
 
 
+@assess_app.command("questions")
+def questions_cmd(lang: LangOpt = "ja") -> None:
+    """The target-level questionnaire (answer with `mamori assess target FILE --yes ID`)."""
+    for q in QUESTIONS:
+        typer.echo(f"{q.id:<22} Lv{q.level}  {q.text_en if lang == 'en' else q.text_ja}")
+
+
+@assess_app.command("history")
+def history_cmd(
+    file: Annotated[Path, typer.Argument(help="Assessment file")],
+    item: Annotated[str | None, typer.Argument(help="Only this item")] = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Every change of the answers: when, who, through what, from what to what."""
+    with _errors():
+        _check_format(fmt)
+        a = load_assessment(file)
+        entries = [h for h in a.history if item is None or h.item_id == item]
+        if fmt == "json":
+            _echo_json(
+                [
+                    {
+                        "item": h.item_id,
+                        "at": h.at.isoformat(),
+                        "actor": h.actor,
+                        "source": h.source,
+                        "before": h.before,
+                        "after": h.after,
+                    }
+                    for h in entries
+                ]
+            )
+            return
+        for h in entries:
+            before = (h.before or {}).get("status") or "未回答"
+            after = h.after.get("status") or "未回答"
+            typer.echo(
+                f"{h.at:%Y-%m-%d %H:%M} {h.item_id:>8} {before} → {after}  "
+                f"({h.actor or '-'}, {h.source})"
+            )
+
+
 @assess_app.command("roadmap")
 def roadmap_cmd(
     file: Annotated[Path, typer.Argument(help="Assessment file or .xlsx")],

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -117,6 +119,9 @@ def test_compare(tmp_path):
 def test_target_roadmap_check_report_evidence(tmp_path):
     a = tmp_path / "a.json"
     run("assess", "new", a, "--tenant", "acme")
+    assert "industry_leader" in run("assess", "questions").stdout
+    r = run("assess", "target", a, "--yes", "nope")
+    assert r.exit_code == 1 and "unknown question" in r.output
     r = run("assess", "target", a, "--yes", "handles_confidential")
     assert r.exit_code == 0 and "レベル2" in r.stdout
     run("assess", "answer", a, "143", "対策完了")
@@ -142,6 +147,9 @@ def test_target_roadmap_check_report_evidence(tmp_path):
     big.write_bytes(b"x" * 2000)
     r = run("assess", "evidence", a, "143", big, "--store", tmp_path / "ev", "--max-bytes", "1000")
     assert r.exit_code == 1 and "larger than the limit" in r.output
+    hist = json.loads(run("assess", "history", a, "143", "--format", "json").stdout)
+    assert [h["source"] for h in hist] == ["manual", "evidence"]
+    assert "未回答 → 対策完了" in run("assess", "history", a).stdout
     html, pdf = tmp_path / "r.html", tmp_path / "r.pdf"
     r = run("assess", "report", a, "--html", html, "--pdf", pdf)
     assert r.exit_code == 0, r.output
@@ -176,10 +184,13 @@ def test_meti_import_and_proposals(tmp_path, shared_data):
 def test_checks_list_and_subprocess():
     r = run("guideline", "checks")
     assert "investigation_logs" in r.stdout and "143" in r.stdout
+    src = str(Path(__file__).resolve().parents[3] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run(
         [sys.executable, "-m", "mamori", "assess", "score", "/nonexistent.json"],
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
     assert proc.returncode == 1 and "does not exist" in proc.stderr
