@@ -77,6 +77,18 @@ class Observations:
 
         if not isinstance(data, Mapping):
             raise ValidationError("observations must be a JSON object")
+        try:
+            return cls._from_mapping(data, ts, opt_int)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ValidationError(f"malformed observations: {exc}") from exc
+
+    @classmethod
+    def _from_mapping(
+        cls,
+        data: Mapping[str, Any],
+        ts: Any,
+        opt_int: Any,
+    ) -> Observations:
         sources = []
         for i, s in enumerate(data.get("log_sources") or ()):
             if not isinstance(s, Mapping) or "name" not in s or "last_seen" not in s:

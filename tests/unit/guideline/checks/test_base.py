@@ -68,3 +68,7 @@ def test_observations_errors():
         Observations.from_dict({"at": "yesterday"})
     with pytest.raises(ValidationError):
         Observations.from_dict([])  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="malformed"):
+        Observations.from_dict(
+            {"log_sources": [{"name": "x", "last_seen": "2026-01-01T00:00:00", "events": "many"}]}
+        )
