@@ -57,6 +57,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "more": "ほか {n} 項目",
         "note_rate": "達成率 = 対策完了 ÷ (対象項目 − 対象外)。"
         "一部対策・未回答は達成に数えません。",
+        "legend": "緑：対策完了　黄：一部対策（達成には数えません）",
+        "uncertain_open": "このほか、レベルが未確定の未達項目が {n} 項目あります"
+        "（公式チェックシートの取り込みで確定します）。",
         "verified": "確認済み",
         "derived": "推定",
         "unknown": "不明",
@@ -95,6 +98,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "none": "none",
         "more": "{n} more items",
         "note_rate": "Rate = done ÷ (items − not applicable). Partial and unanswered never count.",
+        "legend": "green: done, yellow: partial (not counted as achieved)",
+        "uncertain_open": "Another {n} open items have no confirmed level "
+        "(import the official check sheet to settle them).",
         "verified": "verified",
         "derived": "derived",
         "unknown": "unknown",
@@ -305,6 +311,7 @@ def render_pdf(report: Report) -> bytes:
             ]
         )
     story.append(_table(rows, Table, TableStyle, colors))
+    story.append(p(t["legend"], small))
     story.append(p(t["note_rate"], small))
 
     story.append(p(t["labels"], h2))
@@ -380,6 +387,8 @@ def render_pdf(report: Report) -> bytes:
     more = len(report.roadmap.entries) - len(entries)
     if more > 0:
         story.append(p(t["more"].format(n=more), small))
+    if report.roadmap.uncertain:
+        story.append(p(t["uncertain_open"].format(n=len(report.roadmap.uncertain)), small))
 
     checks = sorted(a.checks.values(), key=lambda c: _num(c.item_id))
     if checks:

@@ -37,6 +37,7 @@ def test_html_report_is_escaped_and_japanese(jama):
     assert "自動チェックと矛盾" in html and "No.143" in html
     assert "保存期間7日" in html
     assert "不正アクセスの検知" in html  # a label name in the radar and table
+    assert "レベルが未確定の未達項目が 53 項目" in html
 
 
 def test_english_report(jama):
