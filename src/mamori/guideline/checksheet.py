@@ -347,7 +347,9 @@ def _parse_label(value: Any, lookup: Mapping[str, int]) -> int | None:
         no, rest = int(m.group(1)), m.group(2)
         if (not rest or lookup.get(rest) == no) and no in lookup.values():
             return no
-    return None
+    # a heading with decoration ("方針（ポリシー）"): the longest label name it contains
+    contained = [(len(name), no) for name, no in lookup.items() if len(name) >= 2 and name in text]
+    return max(contained)[1] if contained else None
 
 
 def read_checksheet(

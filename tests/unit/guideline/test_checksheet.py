@@ -283,3 +283,19 @@ def test_export_refuses_answer_cell_merged_over_items(tmp_path, jama, sheet_rows
     with pytest.raises(CatalogueValidationError, match="merged cell spans several rows"):
         export_checksheet(a, src, tmp_path / "o.xlsx")
     assert not (tmp_path / "o.xlsx").exists()
+
+
+def test_label_spellings(tmp_path, jama, sheet_rows, make_sheet):
+    rows = [dict(r) for r in sheet_rows]
+    rows[0]["label"] = "1.方針"
+    rows[3]["label"] = "②機密情報を扱うルール"
+    rows[12]["label"] = "体制(平時)について"
+    rows[17]["label"] = 5
+    path = make_sheet(tmp_path / "l.xlsx", rows, merge_labels=False)
+    fw = read_checksheet(path, base=jama).framework
+    assert (fw.item(1).label, fw.item(4).label, fw.item(13).label, fw.item(18).label) == (
+        1,
+        2,
+        4,
+        5,
+    )
