@@ -215,6 +215,21 @@ class Framework:
             level_unknown=sum(1 for i in self.items if i.level is None),
         )
 
+    def level_gaps(self) -> dict[int, tuple[int, int]]:
+        """Per level with a declared count: how many of its items the catalogue has not placed
+        yet, as (fewest, most) — items whose level is "1 or 2" may fill either."""
+        out: dict[int, tuple[int, int]] = {}
+        for lv in self.levels:
+            if lv.count is None:
+                continue
+            definite = sum(1 for i in self.items if i.level == lv.level)
+            possible = sum(
+                1 for i in self.items if i.level is None and lv.level in i.level_candidates
+            )
+            most = lv.count - definite
+            out[lv.level] = (max(0, most - possible), most)
+        return out
+
     def with_items(self, items: Iterable[Item], **changes: object) -> Framework:
         """A copy with other items (and optionally other fields)."""
         from dataclasses import replace

@@ -97,6 +97,10 @@ class Score:
                 "derived": self.derived,
                 "unknown": self.unknown,
                 "level_unknown": self.level_unknown,
+                "level_gaps": {
+                    str(k): {"fewest": lo, "most": hi}
+                    for k, (lo, hi) in (framework.level_gaps() if framework else {}).items()
+                },
             },
         }
 
@@ -184,18 +188,29 @@ def catalogue_notice(framework: Framework, lang: str = "ja") -> str:
         if lang == "en":
             return f"All {c.total} items come from the official check sheet."
         return f"全{c.total}項目が公式チェックシート由来です。"
+    gaps = {k: v for k, v in framework.level_gaps().items() if v[1] > 0}
+
+    def span(lo: int, hi: int) -> str:
+        return str(hi) if lo == hi else f"{lo}–{hi}"
+
     if lang == "en":
+        missing = ", ".join(f"Lv{k}: {span(*v)}" for k, v in gaps.items())
         return (
             f"Of {c.total} items, {c.verified} are verified from the official check sheet, "
             f"{c.derived} are only derived from public sources and {c.unknown} are unknown "
-            f"(slot only); {c.level_unknown} have no confirmed level. Import the official check "
-            "sheet (Excel) with `mamori assess import SHEET.xlsx` to replace them."
+            f"(slot only); {c.level_unknown} have no confirmed level"
+            + (f" (not yet placed: {missing})" if missing else "")
+            + ". Import the official check sheet (Excel) with `mamori assess import SHEET.xlsx` "
+            "to replace them."
         )
+    missing = "、".join(f"Lv{k}が{span(*v)}項目" for k, v in gaps.items())
     return (
         f"全{c.total}項目のうち、公式チェックシートで確認済みは{c.verified}項目、"
         f"公開情報からの推定のみが{c.derived}項目、内容不明（枠のみ）が{c.unknown}項目です。"
-        f"レベル未確定は{c.level_unknown}項目です。公式チェックシート（Excel）を"
-        "`mamori assess import シート.xlsx` で取り込むと確定します。"
+        f"レベル未確定は{c.level_unknown}項目です"
+        + (f"（未確定の内訳：{missing}）" if missing else "")
+        + "。公式チェックシート（Excel）を`mamori assess import シート.xlsx` で"
+        "取り込むと確定します。"
     )
 
 

@@ -69,3 +69,7 @@ def test_jama_level_uncertainty(jama):
     assert s.unknown == 53 and s.derived == 100
     assert "53" in catalogue_notice(jama) and "mamori assess import" in catalogue_notice(jama)
     assert "derived" in catalogue_notice(jama, "en")
+    # Lv1 has 50 items: 46 known, No.36 is "1 or 2", so 3-4 unknown items are Lv1
+    assert jama.level_gaps() == {1: (3, 4), 2: (28, 29), 3: (21, 21)}
+    assert "Lv1が3–4項目" in catalogue_notice(jama)
+    assert s.to_dict(jama)["catalogue"]["level_gaps"]["3"] == {"fewest": 21, "most": 21}
