@@ -16,7 +16,10 @@ import typer
 from mamori import __version__
 from mamori.errors import MamoriError
 
-COMMAND_MODULES: tuple[str, ...] = ("mamori.cli.service",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "mamori.cli.guideline",
+    "mamori.cli.service",
+)
 
 app = typer.Typer(
     name="mamori",
