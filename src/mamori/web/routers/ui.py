@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
+from mamori.errors import PermissionDeniedError
 from mamori.store.repos import audit, tenants, users
 from mamori.store.tables import Role
 from mamori.web.deps import SessionDep, TenantScopeDep, safe_next
@@ -53,17 +54,18 @@ def switch_tenant(
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     """Pick the tenant the UI shows (staff only); an empty value means all tenants."""
+    if not scope.principal.role.is_staff or scope.principal.is_api_key:
+        raise PermissionDeniedError("only operators and administrators switch tenants")
     web = load_session(request)
-    if scope.principal.role.is_staff:
-        if tenant_id.strip():
-            try:
-                wanted = int(tenant_id)
-            except ValueError:
-                wanted = -1
-            scope.check(wanted, "tenant")
-            web.tenant = wanted
-        else:
-            web.tenant = None
+    if tenant_id.strip():
+        try:
+            wanted = int(tenant_id)
+        except ValueError:
+            wanted = -1
+        scope.check(wanted, "tenant")
+        web.tenant = wanted
+    else:
+        web.tenant = None
     response = RedirectResponse(safe_next(next), status_code=303)
     store_session(request, response, web)
     return response

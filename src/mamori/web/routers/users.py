@@ -190,8 +190,9 @@ def api_create_user(
 @router.get("/api/v1/users/{user_id}", response_model=UserPublic, tags=["users"])
 def api_get_user(user_id: int, session: SessionDep, scope: TenantScopeDep) -> UserPublic:
     user = visible_user(session, scope, user_id)
-    if scope.principal.is_api_key:
-        raise PermissionDeniedError("API keys may not read users")
+    principal = scope.principal
+    if principal.user is None or principal.user.id != user.id:
+        _require_reader(principal)
     return UserPublic.of(user)
 
 
