@@ -174,7 +174,8 @@ def resolve_principal(request: Request, session: Session) -> Principal | None:
         if key is None:
             session.rollback()
             raise NotAuthenticatedError("API key is not valid or has been revoked")
-        session.commit()  # last_used_at
+        if session.dirty:
+            session.commit()  # last_used_at
         principal = principal_for_key(key)
     else:
         web = load_session(request)

@@ -277,3 +277,18 @@ def test_api_key_validation(db):
         apikeys.get_api_key(s, key_id=999)
     with db.session() as s:
         assert s.scalars(select(AuditLog)).all() == []
+
+
+def test_last_used_is_refreshed_at_most_once_a_minute(db):
+    with db.session() as s:
+        t = tenants.create_tenant(s, slug="acme", name="A")
+        _key, token = apikeys.create_api_key(s, tenant_id=t.id, purpose="ingest")
+    start = utcnow()
+    with db.session() as s:
+        first = apikeys.resolve_api_key(s, token=token, now=start)
+        assert first is not None and first.last_used_at == start
+    with db.session() as s:
+        again = apikeys.resolve_api_key(s, token=token, now=start + timedelta(seconds=30))
+        assert again is not None and again.last_used_at == start
+        later = apikeys.resolve_api_key(s, token=token, now=start + timedelta(seconds=61))
+        assert later is not None and later.last_used_at == start + timedelta(seconds=61)

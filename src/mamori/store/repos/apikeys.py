@@ -12,7 +12,7 @@ import hmac
 import secrets
 import string
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +23,7 @@ from mamori.store.types import utcnow
 
 TOKEN_MARK = "mmr"  # noqa: S105 - a marker, not a secret
 PREFIX_LEN = 12
+TOUCH_INTERVAL = timedelta(seconds=60)
 _ALPHABET = string.ascii_lowercase + string.digits
 
 #: What a key may be used for. Areas that accept keys for a new purpose add it here.
@@ -89,7 +90,11 @@ def create_api_key(
 def resolve_api_key(
     session: Session, *, token: str, now: datetime | None = None, touch: bool = True
 ) -> ApiKey | None:
-    """The live key a token belongs to; ``None`` for unknown, wrong or revoked tokens."""
+    """The live key a token belongs to; ``None`` for unknown, wrong or revoked tokens.
+
+    ``last_used_at`` is refreshed at most once per :data:`TOUCH_INTERVAL`, so a busy
+    ingest client does not turn every request into a database write.
+    """
     parts = split_token(token)
     if parts is None:
         return None
@@ -98,8 +103,9 @@ def resolve_api_key(
         return None
     if key.revoked_at is not None or not key.tenant.active:
         return None
-    if touch:
-        key.last_used_at = now or utcnow()
+    now = now or utcnow()
+    if touch and (key.last_used_at is None or now - key.last_used_at >= TOUCH_INTERVAL):
+        key.last_used_at = now
         session.flush()
     return key
 
