@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url, text
@@ -17,7 +18,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mamori.config import Settings
-from mamori.errors import ConfigError
+from mamori.errors import ConfigError, ValidationError
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 PG_CONNECT_TIMEOUT_S = 5
@@ -127,16 +128,21 @@ class Database:
         self.engine.dispose()
 
 
-def _alembic_config(engine: Engine) -> Any:
+MIGRATIONS = "migrations"
+FOUNDATION_BRANCH = "foundation"
+
+
+def _alembic_config(engine: Engine, script_location: str | None = None) -> Any:
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(files("mamori.store") / "migrations"))
+    location = script_location or str(files("mamori.store") / MIGRATIONS)
+    cfg.set_main_option("script_location", location)
     cfg.attributes["engine"] = engine
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "heads") -> None:
+def upgrade(engine: Engine, revision: str = "heads", *, script_location: str | None = None) -> None:
     """Apply every migration (all areas' heads) up to ``revision``.
 
     Raises:
@@ -145,7 +151,7 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
     from alembic import command
 
     check_connection(engine)
-    command.upgrade(_alembic_config(engine), revision)
+    command.upgrade(_alembic_config(engine, script_location), revision)
 
 
 def current_revisions(engine: Engine) -> set[str]:
@@ -156,17 +162,83 @@ def current_revisions(engine: Engine) -> set[str]:
         return set(MigrationContext.configure(conn).get_current_heads())
 
 
-def head_revisions(engine: Engine) -> set[str]:
+def head_revisions(engine: Engine, *, script_location: str | None = None) -> set[str]:
     """The newest revision of every migration branch shipped with mamori."""
     from alembic.script import ScriptDirectory
 
-    return set(ScriptDirectory.from_config(_alembic_config(engine)).get_heads())
+    cfg = _alembic_config(engine, script_location)
+    return set(ScriptDirectory.from_config(cfg).get_heads())
+
+
+def generate_revision(*, area: str, message: str, script_location: str | None = None) -> Path:
+    """Write a migration for ``area``'s new or changed tables (a developer tool).
+
+    The models are compared with a scratch SQLite database migrated to every head, so the
+    migration holds only what no migration creates yet. An area's first migration starts
+    its own branch off the foundation (``branch_labels=(area,)``); later ones extend it.
+
+    Raises:
+        ValidationError: a bad area name, or the models need no migration.
+    """
+    import re
+    import tempfile
+
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,30}", area):
+        raise ValidationError(f"area {area!r} must be a short snake_case name")
+    with tempfile.TemporaryDirectory(prefix="mamori-rev-") as scratch:
+        engine = make_engine(f"sqlite:///{Path(scratch) / 'scratch.db'}")
+        try:
+            cfg = _alembic_config(engine, script_location)
+            command.upgrade(cfg, "heads")
+            script = ScriptDirectory.from_config(cfg)
+            labels = {label for rev in script.walk_revisions() for label in rev.branch_labels}
+            existing = [r for r in script.walk_revisions() if r.revision.startswith(area + "_")]
+            number = len(existing) + 1
+            rev_id = f"{area}_{number:04d}"
+            slug = re.sub(r"[^a-z0-9]+", "_", message.lower()).strip("_")[:40] or "change"
+            kwargs: dict[str, Any] = {"rev_id": rev_id, "message": f"{area}: {message}"}
+            if area in labels:
+                kwargs["head"] = f"{area}@head"
+            else:
+                foundation = sorted(
+                    r.revision
+                    for r in script.walk_revisions()
+                    if r.revision.startswith(FOUNDATION_BRANCH + "_")
+                )
+                kwargs["head"] = foundation[-1]
+                kwargs["splice"] = True
+                kwargs["branch_label"] = area
+            captured: list[Any] = []
+
+            def _keep(context: Any, revision: Any, directives: list[Any]) -> None:
+                del context, revision
+                if directives[0].upgrade_ops.is_empty():
+                    directives[:] = []
+                else:
+                    captured.append(directives[0])
+
+            command.revision(cfg, autogenerate=True, process_revision_directives=_keep, **kwargs)
+            if not captured:
+                raise ValidationError("the models match the migrations; nothing to generate")
+            script = ScriptDirectory.from_config(cfg)
+            generated = script.get_revision(rev_id)
+            assert generated is not None and generated.path is not None  # noqa: S101
+            path = Path(generated.path)
+            target = path.with_name(f"{rev_id}_{slug}.py")
+            path.rename(target)
+            return target
+        finally:
+            engine.dispose()
 
 
 __all__ = [
     "Database",
     "check_connection",
     "current_revisions",
+    "generate_revision",
     "head_revisions",
     "make_engine",
     "normalise_url",

@@ -1,6 +1,6 @@
 """foundation: tenants, users, api keys, audit log
 
-Revision ID: 0001_foundation
+Revision ID: foundation_0001
 Revises:
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 
 import mamori.store.types
 
-revision = "0001_foundation"
+revision = "foundation_0001"
 down_revision = None
 branch_labels = ("foundation",)
 depends_on = None
