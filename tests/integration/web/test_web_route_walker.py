@@ -167,3 +167,29 @@ def test_registered_json_bodies_are_serialisable(world):
     for factory in BODIES.values():
         probe = factory(world)
         json.dumps(probe.json)
+
+
+def test_every_form_on_every_page_carries_the_csrf_token(client, app, db, world):
+    """Render every GET page as an administrator; each POST form must have the token."""
+    login(client, "root")
+    pages = 0
+    failures = []
+    for info, method in _routes(app):
+        if method != "GET" or info.path.startswith("/api/"):
+            continue
+        path = info.path
+        with db.sessionmaker() as session:
+            for param in info.params:
+                path = _replace_param(path, param, PATH_PARAMS[param](world, session))
+        r = client.get(path)
+        if r.status_code != 200 or "text/html" not in r.headers.get("content-type", ""):
+            continue
+        pages += 1
+        token = csrf_of(client)
+        for form in re.findall(r"<form\b.*?</form>", r.text, flags=re.S | re.I):
+            if re.search(r'method="post"', form, flags=re.I) and (
+                f'name="csrf_token" value="{token}"' not in form
+            ):
+                failures.append(f"{path}: {form[:80]}")
+    assert pages >= 5
+    assert failures == [], "\n".join(failures)

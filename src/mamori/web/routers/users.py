@@ -354,7 +354,11 @@ def user_edit_form(
         return render(
             request,
             "user_edit.html",
-            {"user": user, "roles": list(Role), "error": str(exc)},
+            {
+                "user": user,
+                "roles": [r for r in Role if principal.role is Role.ADMIN or r.is_customer],
+                "error": str(exc),
+            },
             principal=principal,
             scope=scope,
             session=session,
