@@ -117,12 +117,20 @@ def jsonable_errors(exc: RequestValidationError) -> list[dict[str, object]]:
 def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     """Build the application.
 
-    ``db`` is the database to use (its owner disposes it); without it one is opened from
-    ``settings`` and closed at shutdown. Migrations are not run here (``mamori up`` and
-    ``mamori db upgrade`` do that).
+    ``db`` is the database to use, already migrated (its owner disposes it). Without it,
+    one is opened from ``settings``, migrated, and closed at shutdown.
+
+    Raises:
+        ConfigError: the database cannot be reached or the data directory is unusable.
     """
     owns_db = db is None
-    database = db or Database(settings)
+    if db is None:
+        if settings.is_sqlite and not settings.database_url:
+            settings.ensure_data_dir()
+        database = Database(settings)
+        database.upgrade()
+    else:
+        database = db
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

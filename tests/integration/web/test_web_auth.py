@@ -262,3 +262,27 @@ def test_readyz_reports_an_unreachable_database(settings):
         assert r.status_code == 503 and r.json()["database"] == "unreachable"
         assert c.get("/healthz").status_code == 200
     broken.dispose()
+
+
+def test_create_app_alone_migrates_its_own_database(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from foundation_db import make_settings
+    from mamori.store.db import Database
+    from mamori.store.passwords import make_hasher
+    from mamori.store.repos import users
+    from mamori.web.app import create_app
+
+    settings = make_settings(tmp_path / "fresh", "")
+    app = create_app(settings)
+    db = Database(settings)
+    with db.session() as s:
+        users.create_user(
+            s, username="solo", password=PASSWORD, role="admin", hasher=make_hasher(settings)
+        )
+    db.dispose()
+    with TestClient(app, follow_redirects=False) as c:
+        assert c.get("/readyz").status_code == 200
+        login(c, "solo")
+        assert c.get("/api/v1/me").json()["role"] == "admin"
+    assert (tmp_path / "fresh" / "mamori.db").exists()
