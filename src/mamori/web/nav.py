@@ -43,6 +43,13 @@ NAV_ITEMS: list[NavItem] = [
         order=90,
     ),
     NavItem(
+        "audit",
+        "nav.audit",
+        "/audit",
+        frozenset({Role.ADMIN, Role.OPERATOR, Role.CUSTOMER_ADMIN}),
+        order=97,
+    ),
+    NavItem(
         "api_keys",
         "nav.api_keys",
         "/api-keys",

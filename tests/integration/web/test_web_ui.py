@@ -169,3 +169,19 @@ def test_templates_escape_user_content(client, world, db):
     login(client, "viewer-a")
     page = client.get("/").text
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+
+
+def test_audit_page_shows_scope_and_chain_state(client, world, db):
+    from sqlalchemy import text
+
+    login(client, "cadmin-a")
+    page = client.get("/audit").text
+    assert "監査ログ" in page and "auth.login" in page and "改ざん検知" not in page
+    login(client, "root")
+    assert "改ざん検知チェーンは正常です" in client.get("/audit").text
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1"))
+    page = client.get("/audit").text
+    assert "改ざんの可能性があります：1 番" in page
+    login(client, "viewer-a")
+    assert client.get("/audit").status_code == 403

@@ -2,6 +2,21 @@
 
 Each module exposes ``router`` (an ``APIRouter`` whose routes carry full paths: JSON API
 under ``/api/v1``, pages at the top level with ``include_in_schema=False``).
+
+Adding a resource ``things`` touches:
+
+* ``store/tables/<area>.py`` (+ one import in ``tables/__init__.py``) and one migration
+  (``store.db.generate_revision``), ``store/repos/things.py`` (keyword-only functions);
+* ``web/schemas/things.py`` (ThingCreate/ThingUpdate/ThingPublic) and
+  ``web/routers/things.py``; every route depends on ``TenantScopeDep`` (or
+  ``require_key(purpose)`` for machine intake) and reports objects of other tenants as
+  missing via ``scope.check(obj.tenant_id)`` / ``scope.ids_for(...)`` in queries;
+* one line in :data:`ROUTER_MODULES`; a page gets a :class:`~mamori.web.nav.NavItem`
+  (the reserved paths ``/alerts``, ``/incidents``, ``/guideline``, ``/logs``, ``/scans``,
+  ``/service`` already have one) and its texts in ``web/locales/{ja,en}/<area>.yaml``;
+* ``tests/integration/web/route_fixtures.py``: a tenant-B fixture for each new path
+  parameter and a body for each unsafe route without one. The route walker then checks
+  the new routes for tenant isolation, authentication and CSRF tokens on every form.
 """
 
 from __future__ import annotations
