@@ -73,29 +73,32 @@ def page(live_server):
             browser.close()
 
 
-def test_login_see_japanese_dashboard_switch_to_english(page, world):
+def test_login_see_japanese_dashboard_switch_to_english(page, world, live_server):
     page.goto("/")
     assert page.url.endswith("/login")
     assert page.locator("html").get_attribute("lang") == "ja"
     page.fill("#username", "op-a")
     page.fill("#password", "wrong-password")
-    page.click("form[action='/login'] button[type=submit]")
+    with page.expect_navigation():
+        page.click("form[action='/login'] button[type=submit]")
     assert "正しくありません" in page.inner_text("[role=alert]")
     page.fill("#username", "op-a")
     page.fill("#password", PASSWORD)
-    page.click("form[action='/login'] button[type=submit]")
-    page.wait_for_url("**/")
+    with page.expect_navigation():
+        page.click("form[action='/login'] button[type=submit]")
+    assert page.url == f"{live_server}/"
     assert page.inner_text("h1") == "ダッシュボード"
     assert "テナント" in page.inner_text("nav.mainnav")
     page.select_option("#tenant-switch", str(world.tenant_a.id))
-    page.click("form.switcher button")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("form.switcher button")
     assert "株式会社エー部品" in page.inner_text(".cards")
-    page.click("form.lang button[value=en]")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("form.lang button[value=en]")
     assert page.inner_text("h1") == "Dashboard"
     assert page.locator("html").get_attribute("lang") == "en"
     assert "Tenants" in page.inner_text("nav.mainnav")
-    page.click("form.logout button")
-    page.wait_for_url("**/login")
+    with page.expect_navigation():
+        page.click("form.logout button")
+    assert page.url.endswith("/login")
     assert "Log in" in page.inner_text("h1")
