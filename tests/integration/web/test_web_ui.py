@@ -185,3 +185,26 @@ def test_audit_page_shows_scope_and_chain_state(client, world, db):
     assert "改ざんの可能性があります：1 番" in page
     login(client, "viewer-a")
     assert client.get("/audit").status_code == 403
+
+
+def _panels(html: str) -> dict[str, str]:
+    found = re.findall(
+        r'data-panel="([a-z_]+)">\s*<h2>[^<]*</h2>\s*<p class="figure">(?:<a [^>]*>)?([^<]*)', html
+    )
+    return dict(found)
+
+
+def test_dashboard_panels_follow_role_and_tenant(client, world, monkeypatch):
+    from mamori.web import dashboard
+
+    login(client, "root")
+    assert _panels(client.get("/").text) == {"tenants": "2", "users": "7", "api_keys": "6"}
+    login(client, "cadmin-a")
+    assert _panels(client.get("/").text) == {"users": "2", "api_keys": "3"}
+    login(client, "viewer-a")
+    assert _panels(client.get("/").text) == {}
+    extra = dashboard.DashboardPanel(
+        "alerts", "nav.alerts", lambda _s, scope: dashboard.PanelValue(len(scope.ui_ids() or []))
+    )
+    monkeypatch.setattr(dashboard, "PANELS", [*dashboard.PANELS, extra])
+    assert _panels(client.get("/").text) == {"alerts": "1"}

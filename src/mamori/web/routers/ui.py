@@ -9,8 +9,9 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from mamori.errors import PermissionDeniedError
-from mamori.store.repos import audit, tenants, users
+from mamori.store.repos import audit, tenants
 from mamori.store.tables import Role
+from mamori.web.dashboard import panels_for
 from mamori.web.deps import SessionDep, TenantScopeDep, safe_next
 from mamori.web.sessions import load_session, store_session
 from mamori.web.templating import render
@@ -20,25 +21,15 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/")
 def dashboard(request: Request, session: SessionDep, scope: TenantScopeDep) -> Response:
-    ids = scope.ui_ids()
     principal = scope.principal
-    visible_tenants = tenants.list_tenants(session, tenant_ids=ids)
     current = tenants.get_tenant(session, tenant_id=scope.current) if scope.current else None
-    user_count = len(users.list_users(session, tenant_ids=ids)) if ids is not None else None
-    if user_count is None:
-        user_count = users.count_users(session)
     recent = []
     if principal.role in (Role.ADMIN, Role.OPERATOR, Role.CUSTOMER_ADMIN):
-        recent = audit.list_entries(session, tenant_ids=ids, limit=10)
+        recent = audit.list_entries(session, tenant_ids=scope.ui_ids(), limit=10)
     return render(
         request,
         "dashboard.html",
-        {
-            "current_tenant": current,
-            "tenant_count": len(visible_tenants),
-            "user_count": user_count,
-            "recent": recent,
-        },
+        {"current_tenant": current, "panels": panels_for(session, scope), "recent": recent},
         principal=principal,
         scope=scope,
         session=session,
