@@ -13,7 +13,8 @@ Adding a resource ``things`` touches:
   missing via ``scope.check(obj.tenant_id)`` / ``scope.ids_for(...)`` in queries;
 * one line in :data:`ROUTER_MODULES`; a page gets a :class:`~mamori.web.nav.NavItem`
   (the reserved paths ``/alerts``, ``/incidents``, ``/guideline``, ``/logs``, ``/scans``,
-  ``/service`` already have one) and its texts in ``web/locales/{ja,en}/<area>.yaml``;
+  ``/service`` already have one), maybe a :class:`~mamori.web.dashboard.DashboardPanel`,
+  and its texts in ``web/locales/{ja,en}/<area>.yaml``;
 * ``tests/integration/web/route_fixtures.py``: a tenant-B fixture for each new path
   parameter and a body for each unsafe route without one. The route walker then checks
   the new routes for tenant isolation, authentication and CSRF tokens on every form.
