@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, gt=0)
     login_lock_minutes: int = Field(default=15, gt=0)
     debug: bool = False
+    fast_password_hashing: bool = Field(
+        default=False,
+        description="Cheap argon2 parameters; for the test suite only, never in production",
+    )
 
     @field_validator("default_language")
     @classmethod

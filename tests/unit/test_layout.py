@@ -69,3 +69,16 @@ def test_every_module_of_mirrored_packages_has_a_test_file():
             if not any(c.exists() for c in candidates):
                 missing.append(str(rel))
     assert not missing, "modules without a mirrored test file:\n" + "\n".join(missing)
+
+
+def test_every_test_folder_is_a_package():
+    """Test files in different areas may share base names only if every folder is a package."""
+    missing = [
+        str(d.relative_to(TESTS.parent))
+        for d in [TESTS, *sorted(p for p in TESTS.rglob("*") if p.is_dir())]
+        if d.name != "__pycache__"
+        and not d.name.startswith(".")
+        and any(d.glob("*.py"))
+        and not (d / "__init__.py").exists()
+    ]
+    assert not missing, "add __init__.py to: " + ", ".join(missing)

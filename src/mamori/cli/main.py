@@ -17,6 +17,7 @@ from mamori import __version__
 from mamori.errors import MamoriError
 
 COMMAND_MODULES: tuple[str, ...] = (
+    "mamori.cli.core",
     "mamori.cli.guideline",
     "mamori.cli.service",
 )

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from foundation_db import db, migrated_sqlite, settings  # noqa: F401
+
 _spec = importlib.util.spec_from_file_location(
     "guideline_sheet_helpers", Path(__file__).parents[1] / "guideline" / "conftest.py"
 )

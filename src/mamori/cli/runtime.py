@@ -1,0 +1,194 @@
+"""What ``mamori up`` runs: the web server and the background services, in one process.
+
+A background service (syslog listener, SMTP filter, ICAP server, ...) implements the small
+:class:`BackgroundService` protocol; :func:`default_services` is the one list that says
+which ones run. Adding a service is one entry there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import secrets
+import signal
+import socket
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import uvicorn
+
+from mamori.config import Settings
+from mamori.errors import ConfigError
+from mamori.store.db import Database
+from mamori.store.passwords import check_password_policy, make_hasher
+from mamori.store.repos import audit, users
+from mamori.store.tables import Role
+
+log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class BackgroundService(Protocol):
+    """Something long-running next to the web server.
+
+    ``start`` returns once the service is ready (listening); it raises
+    :class:`~mamori.errors.MamoriError` with a one-line reason if it cannot start.
+    ``stop`` ends it cleanly and is called once, in reverse start order.
+    """
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceContext:
+    """What a background service may use: the settings and the database."""
+
+    settings: Settings
+    db: Database
+
+
+ServiceFactory = Callable[[ServiceContext], BackgroundService | None]
+
+#: How ``mamori up`` builds its background services, in start order. A factory returns
+#: ``None`` when its service is switched off in the settings. Later areas add one line each.
+SERVICE_FACTORIES: list[ServiceFactory] = []
+
+
+def default_services(settings: Settings, *, db: Database) -> list[BackgroundService]:
+    """Every background service ``mamori up`` starts for these settings."""
+    context = ServiceContext(settings=settings, db=db)
+    built = (factory(context) for factory in SERVICE_FACTORIES)
+    return [service for service in built if service is not None]
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind the listening socket now, so a busy port fails before anything else starts.
+
+    Raises:
+        ConfigError: the address is in use or cannot be bound.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot resolve listen address {host!r}: {exc.strerror}") from exc
+    family, socktype, proto, _canon, address = infos[0]
+    sock = socket.socket(family, socktype, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"port {port} on {host} is already in use") from exc
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    sock.setblocking(False)
+    return sock
+
+
+def ensure_admin(settings: Settings, db: Database) -> str | None:
+    """Create the first administrator when there are no users yet.
+
+    Returns the generated password (to be shown once), or ``None`` when an admin already
+    existed or the password came from ``MAMORI_ADMIN_PASSWORD``.
+
+    Raises:
+        ValidationError: ``MAMORI_ADMIN_PASSWORD`` breaks the password policy.
+    """
+    with db.session() as session:
+        if users.count_users(session) > 0:
+            return None
+        generated = None
+        password = settings.admin_password
+        if password:
+            check_password_policy(password)
+        else:
+            password = generated = secrets.token_urlsafe(15)
+        user = users.create_user(
+            session,
+            username=settings.admin_username,
+            password=password,
+            role=Role.ADMIN,
+            hasher=make_hasher(settings),
+            language=settings.default_language,
+        )
+        audit.record(
+            session,
+            action="user.bootstrap_admin",
+            actor="system",
+            target=f"user:{user.id}",
+            detail={"username": user.username, "generated_password": generated is not None},
+        )
+    return generated
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling; :func:`serve` owns SIGINT/SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+async def serve(
+    settings: Settings,
+    *,
+    db: Database,
+    sock: socket.socket,
+    services: list[BackgroundService] | None = None,
+    log_level: str = "info",
+) -> None:
+    """Run the web app and the background services until SIGINT/SIGTERM."""
+    from mamori.web.app import create_app
+
+    app = create_app(settings, db=db)
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        lifespan="on",
+        proxy_headers=settings.behind_tls,
+        server_header=False,
+    )
+    server = _Server(config)
+    loop = asyncio.get_running_loop()
+
+    def _exit(sig: signal.Signals) -> None:
+        if server.should_exit and sig == signal.SIGINT:
+            server.force_exit = True
+        server.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, _exit, sig)
+    started: list[BackgroundService] = []
+    try:
+        for service in services if services is not None else default_services(settings, db=db):
+            await service.start()
+            started.append(service)
+        await server.serve(sockets=[sock])
+    finally:
+        for service in reversed(started):
+            try:
+                await service.stop()
+            except Exception:  # one failing stop must not keep the others running
+                log.exception("stopping %s failed", service.name)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+__all__ = [
+    "BackgroundService",
+    "SERVICE_FACTORIES",
+    "ServiceContext",
+    "ServiceFactory",
+    "bind_socket",
+    "default_services",
+    "ensure_admin",
+    "serve",
+]

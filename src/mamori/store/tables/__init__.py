@@ -1,0 +1,29 @@
+"""All tables, on one metadata.
+
+Each area keeps its tables in ``tables/<area>.py`` and adds one import line here, so that
+``Base.metadata`` (used by migrations and tests) knows the whole schema.
+"""
+
+from mamori.store.tables.base import Base
+from mamori.store.tables.core import (
+    ROLE_VALUES,
+    ApiKey,
+    AuditHead,
+    AuditLog,
+    Role,
+    Tenant,
+    User,
+    operator_tenants,
+)
+
+__all__ = [
+    "ROLE_VALUES",
+    "ApiKey",
+    "AuditHead",
+    "AuditLog",
+    "Base",
+    "Role",
+    "Tenant",
+    "User",
+    "operator_tenants",
+]
