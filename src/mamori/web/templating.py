@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
@@ -16,6 +18,18 @@ from mamori.web.nav import visible_items
 from mamori.web.routes import iter_routes
 from mamori.web.sessions import CSRF_FIELD, load_session, store_session
 
+DISPLAY_ZONE = ZoneInfo("Asia/Tokyo")
+
+
+def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """Show a stored (UTC) time in Japan time with its zone, as users read clocks."""
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    local = value.astimezone(DISPLAY_ZONE)
+    return f"{local.strftime(fmt)} {local.tzname()}"
+
 
 def make_templates() -> Jinja2Templates:
     env = Environment(
@@ -23,6 +37,7 @@ def make_templates() -> Jinja2Templates:
         autoescape=select_autoescape(default=True, default_for_string=True),
         auto_reload=False,
     )
+    env.filters["localtime"] = localtime
     return Jinja2Templates(env=env)
 
 

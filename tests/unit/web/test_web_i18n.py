@@ -62,3 +62,13 @@ def test_bad_locale_files_are_refused(tmp_path):
     (tmp_path / "ja" / "b.yaml").write_text("- a list\n")
     with pytest.raises(ConfigError, match="not a mapping"):
         Catalogue.load(tmp_path)
+
+
+def test_times_are_shown_in_japan_time_with_zone():
+    from datetime import UTC, datetime
+
+    from mamori.web.templating import localtime
+
+    assert localtime(datetime(2026, 1, 1, 15, 30, tzinfo=UTC)) == "2026-01-02 00:30:00 JST"
+    assert localtime(datetime(2026, 1, 1, 15, 30)) == "2026-01-02 00:30:00 JST"
+    assert localtime(None) == "—"
