@@ -214,8 +214,9 @@ class _EmbeddedDelivery:
 class _Consumer:
     """Delivery state of one durable consumer, shared by its subscriptions."""
 
-    def __init__(self, bus: EmbeddedBus, state: _ConsumerState, ack_wait: float,
-                 max_ack_pending: int) -> None:  # fmt: skip
+    def __init__(
+        self, bus: EmbeddedBus, state: _ConsumerState, ack_wait: float, max_ack_pending: int
+    ) -> None:
         self.bus = bus
         self.state = state
         self.ack_wait = ack_wait

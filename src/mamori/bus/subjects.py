@@ -35,4 +35,14 @@ def matches(pattern: str, subject: str) -> bool:
     return len(have) == len(want)
 
 
-__all__ = ["RAW_PREFIX", "matches", "raw_subject", "token"]
+def events_subject(tenant: str | None, source: str | None) -> str:
+    """The subject normalised events are published on (for the store consumer)."""
+    return f"mamori.events.{token(tenant)}.{token(source)}"
+
+
+def quarantine_subject(tenant: str | None, source: str | None) -> str:
+    """The subject quarantined records are published on."""
+    return f"mamori.quarantine.{token(tenant)}.{token(source)}"
+
+
+__all__ = ["RAW_PREFIX", "events_subject", "matches", "quarantine_subject", "raw_subject", "token"]

@@ -29,19 +29,20 @@ RAW_DURABLE = "ingest-parser"
 
 
 class ParserCache:
-    """One parser instance per source, so stateful parsers (Postfix) correlate across records."""
+    """One parser instance per tenant and source, so stateful parsers (Postfix) correlate
+    across the records of one sender but never across tenants."""
 
     def __init__(self, config: IngestConfig) -> None:
         self.config = config
-        self._parsers: dict[str, Parser] = {}
+        self._parsers: dict[tuple[str | None, str], Parser] = {}
 
-    def get(self, source: str) -> Parser:
-        """The parser for ``source``.
+    def get(self, source: str, tenant: str | None = None) -> Parser:
+        """The parser for ``source`` (as used for ``tenant``).
 
         Raises:
             MamoriError: unknown source or parser, or options the parser refuses.
         """
-        parser = self._parsers.get(source)
+        parser = self._parsers.get((tenant, source))
         if parser is None:
             found = self.config.source(source)
             cls: Any = parsers.get(found.parser)
@@ -51,7 +52,7 @@ class ParserCache:
                 raise
             except TypeError as exc:
                 raise MamoriError(f"parser {found.parser!r} refuses its options: {exc}") from exc
-            self._parsers[source] = parser
+            self._parsers[(tenant, source)] = parser
         return parser
 
 
@@ -66,11 +67,11 @@ def parse_record(record: RawRecord, parsers_for: ParserCache, sink: EventSink) -
                 location=record.location,
                 tenant=record.tenant,
                 received_at=record.received_at,
-            )  # fmt: skip
+            )
         )
         return
     try:
-        parser = parsers_for.get(record.source)
+        parser = parsers_for.get(record.source, record.tenant)
     except MamoriError as exc:
         sink.quarantine(
             Quarantined(
@@ -80,7 +81,7 @@ def parse_record(record: RawRecord, parsers_for: ParserCache, sink: EventSink) -
                 location=record.location,
                 tenant=record.tenant,
                 received_at=record.received_at,
-            )  # fmt: skip
+            )
         )
         return
     location = f"{record.location}#{record.record_id}" if record.record_id else record.location
@@ -99,7 +100,7 @@ def parse_record(record: RawRecord, parsers_for: ParserCache, sink: EventSink) -
                 location=location,
                 tenant=record.tenant,
                 received_at=record.received_at,
-            )  # fmt: skip
+            )
         )
 
 
@@ -170,9 +171,13 @@ class IngestPipeline:
             record = RawRecord.from_message(delivery.message)
         except ValueError as exc:
             self.sink.quarantine(
-                Quarantined(source="bus", reason=f"unreadable raw record: {exc}",
-                            raw=delivery.message.data, location=delivery.message.subject)
-            )  # fmt: skip
+                Quarantined(
+                    source="bus",
+                    reason=f"unreadable raw record: {exc}",
+                    raw=delivery.message.data,
+                    location=delivery.message.subject,
+                )
+            )
             return
         parse_record(record, self.parsers, self.sink)
 

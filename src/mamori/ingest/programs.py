@@ -164,15 +164,44 @@ _HEX_ARGS = re.compile(r"^a\d+$")
 _HEX_ALWAYS = frozenset({"proctitle", "cmd", "data"})
 # x86_64 (arch=c000003e) syscall numbers -> names, for logs without log_format=ENRICHED
 X86_64_SYSCALLS = {
-    "0": "read", "1": "write", "2": "open", "3": "close", "9": "mmap", "10": "mprotect",
-    "41": "socket", "42": "connect", "43": "accept", "49": "bind", "50": "listen",
-    "56": "clone", "57": "fork", "58": "vfork", "59": "execve", "62": "kill", "82": "rename",
-    "83": "mkdir", "84": "rmdir", "87": "unlink", "88": "symlink", "90": "chmod",
-    "92": "chown", "101": "ptrace", "105": "setuid", "106": "setgid", "157": "prctl",
-    "165": "mount", "175": "init_module", "176": "delete_module", "257": "openat",
-    "263": "unlinkat", "268": "fchmodat", "288": "accept4", "313": "finit_module",
-    "319": "memfd_create", "322": "execveat",
-}  # fmt: skip
+    "0": "read",
+    "1": "write",
+    "2": "open",
+    "3": "close",
+    "9": "mmap",
+    "10": "mprotect",
+    "41": "socket",
+    "42": "connect",
+    "43": "accept",
+    "49": "bind",
+    "50": "listen",
+    "56": "clone",
+    "57": "fork",
+    "58": "vfork",
+    "59": "execve",
+    "62": "kill",
+    "82": "rename",
+    "83": "mkdir",
+    "84": "rmdir",
+    "87": "unlink",
+    "88": "symlink",
+    "90": "chmod",
+    "92": "chown",
+    "101": "ptrace",
+    "105": "setuid",
+    "106": "setgid",
+    "157": "prctl",
+    "165": "mount",
+    "175": "init_module",
+    "176": "delete_module",
+    "257": "openat",
+    "263": "unlinkat",
+    "268": "fchmodat",
+    "288": "accept4",
+    "313": "finit_module",
+    "319": "memfd_create",
+    "322": "execveat",
+}
 
 
 def audit_fields(message: str) -> tuple[dict[str, Any], datetime | None]:
@@ -249,9 +278,14 @@ def netfilter_fields(message: str) -> dict[str, Any]:
         out["log_prefix"] = prefix
         upper = prefix.upper()
         for word, action in (
-            ("BLOCK", "blocked"), ("DROP", "blocked"), ("REJECT", "blocked"), ("DENY", "blocked"),
-            ("ALLOW", "allowed"), ("ACCEPT", "allowed"), ("AUDIT", "audit"),
-        ):  # fmt: skip
+            ("BLOCK", "blocked"),
+            ("DROP", "blocked"),
+            ("REJECT", "blocked"),
+            ("DENY", "blocked"),
+            ("ALLOW", "allowed"),
+            ("ACCEPT", "allowed"),
+            ("AUDIT", "audit"),
+        ):
             if word in upper:
                 out["action"] = action
                 break
@@ -300,8 +334,12 @@ def postfix_fields(message: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     m = _NOQUEUE.match(message)
     if m:
-        out.update(event_type="mail_reject", action=m.group("action"), stage=m.group("stage"),
-                   reply=m.group("reply"))  # fmt: skip
+        out.update(
+            event_type="mail_reject",
+            action=m.group("action"),
+            stage=m.group("stage"),
+            reply=m.group("reply"),
+        )
         _postfix_client(m.group("client"), out, "client")
         for key, value in parse_kv(m.group("rest")).items():
             out[key] = value.strip("<>") if key in ("from", "to", "helo") else value

@@ -44,8 +44,16 @@ class RawRecord:
         if self.record_id:
             return self
         rid = new_record_id(self.location)
-        return RawRecord(self.data, self.source, self.tenant, self.host, self.location,
-                         self.received_at, rid, self.truncated)  # fmt: skip
+        return RawRecord(
+            self.data,
+            self.source,
+            self.tenant,
+            self.host,
+            self.location,
+            self.received_at,
+            rid,
+            self.truncated,
+        )
 
     def to_message(self) -> Message:
         record = self.with_id()

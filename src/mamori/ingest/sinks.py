@@ -6,15 +6,20 @@ The store sink (events into SQL) comes from the wiring layer; anything with ``ev
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from mamori.bus.base import Bus, BusFull, Message
 from mamori.bus.dedup import Deduplicator
-from mamori.model import Event, EventSink, Quarantined
+from mamori.bus.subjects import events_subject, quarantine_subject
+from mamori.model import Event, EventSink, Quarantined, event_id_for
 
 
 def quarantined_to_dict(item: Quarantined) -> dict[str, Any]:
@@ -128,4 +133,80 @@ class CountingSink:
             flush()
 
 
-__all__ = ["CountingSink", "DedupSink", "JsonlSink", "quarantined_to_dict"]
+class BusEventSink:
+    """Publishes events (and quarantined records) on the bus, for a sync caller.
+
+    The bus runs on its own event loop in a background thread; ``event`` buffers and
+    every ``batch`` events are published and awaited (stored durably) before returning.
+    Subjects: ``mamori.events.<tenant>.<source>`` with the event id as message id (so
+    re-imports are de-duplicated) and ``mamori.quarantine.<tenant>.<source>``. While the
+    bus is full it waits up to ``full_timeout`` seconds, then raises ``BusFull``.
+    """
+
+    def __init__(self, bus: Bus, *, batch: int = 500, full_timeout: float = 60.0) -> None:
+        self.bus = bus
+        self.batch = batch
+        self.full_timeout = full_timeout
+        self.published = 0
+        self.quarantined = 0
+        self.warnings: list[str] = []
+        self._buffer: list[Message] = []
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, daemon=True, name="mamori-bus-sink"
+        )
+        self._thread.start()
+        self._call(bus.start())
+
+    def _call(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def event(self, event: Event) -> None:
+        self._buffer.append(
+            Message(events_subject(event.tenant, event.source), event.to_json().encode(), event.id)
+        )
+        if len(self._buffer) >= self.batch:
+            self._publish()
+
+    def quarantine(self, item: Quarantined) -> None:
+        data = json.dumps(quarantined_to_dict(item), ensure_ascii=False).encode()
+        msg_id = event_id_for("quarantine", item.source, item.location, item.raw)
+        self._buffer.append(Message(quarantine_subject(item.tenant, item.source), data, msg_id))
+        self.quarantined += 1
+        if len(self._buffer) >= self.batch:
+            self._publish()
+
+    def warning(self, message: str) -> None:
+        if len(self.warnings) < 1000:
+            self.warnings.append(message)
+
+    def _publish(self) -> None:
+        if not self._buffer:
+            return
+        batch, self._buffer = self._buffer, []
+        deadline = time.monotonic() + self.full_timeout
+        while True:
+            try:
+                self._call(self.bus.publish_many(batch))
+                break
+            except BusFull:
+                if time.monotonic() > deadline:
+                    self._buffer = batch + self._buffer
+                    raise
+                time.sleep(0.5)
+        self.published += len(batch)
+
+    def flush(self) -> None:
+        self._publish()
+
+    def close(self) -> None:
+        try:
+            self._publish()
+        finally:
+            self._call(self.bus.close())
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._loop.close()
+
+
+__all__ = ["BusEventSink", "CountingSink", "DedupSink", "JsonlSink", "quarantined_to_dict"]

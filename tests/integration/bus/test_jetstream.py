@@ -7,8 +7,10 @@ from mamori.bus.subjects import raw_subject
 
 def msgs(n, tenant="acme", start=0, size=10):
     subject = raw_subject(tenant, "syslog")
-    return [Message(subject, b"x" * size + b"%d" % i, f"id-{i}", {"peer": "1.2.3.4"})
-            for i in range(start, start + n)]  # fmt: skip
+    return [
+        Message(subject, b"x" * size + b"%d" % i, f"id-{i}", {"peer": "1.2.3.4"})
+        for i in range(start, start + n)
+    ]
 
 
 async def drain(sub, ack=True, timeout=0.5):
@@ -60,8 +62,9 @@ async def test_nak_redelivers_and_tenants_have_their_own_subjects(nats_url):
 
 
 async def test_full_stream_raises_bus_full(nats_url):
-    bus = JetStreamBus(nats_url, stream="SMALL", subjects=["small.>"], max_bytes=4096,
-                       consumers={"c": "small.>"})  # fmt: skip
+    bus = JetStreamBus(
+        nats_url, stream="SMALL", subjects=["small.>"], max_bytes=4096, consumers={"c": "small.>"}
+    )
     async with bus:
         with pytest.raises(BusFull):
             for i in range(200):

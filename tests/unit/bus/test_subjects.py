@@ -12,9 +12,15 @@ def test_tokens_and_raw_subject():
 @pytest.mark.parametrize(
     ("pattern", "subject", "ok"),
     [
-        ("a.b", "a.b", True), ("a.*", "a.b", True), ("a.*", "a.b.c", False), ("a.>", "a.b.c", True),
-        ("a.>", "a", False), ("*.b", "a.b", True), ("a.b", "a.c", False), ("a.b.c", "a.b", False),
+        ("a.b", "a.b", True),
+        ("a.*", "a.b", True),
+        ("a.*", "a.b.c", False),
+        ("a.>", "a.b.c", True),
+        ("a.>", "a", False),
+        ("*.b", "a.b", True),
+        ("a.b", "a.c", False),
+        ("a.b.c", "a.b", False),
     ],
-)  # fmt: skip
+)
 def test_matches(pattern, subject, ok):
     assert matches(pattern, subject) is ok

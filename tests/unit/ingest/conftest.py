@@ -27,8 +27,9 @@ def run_parser(
 ) -> FakeSink:
     sink = FakeSink()
     parser = parsers.get(name)(**options)
-    context = ParseContext(tenant=tenant, host="default-host", location="test.log",
-                           received_at=received_at)  # fmt: skip
+    context = ParseContext(
+        tenant=tenant, host="default-host", location="test.log", received_at=received_at
+    )
     parser.parse(io.BytesIO(data), sink, context)
     return sink
 

@@ -4,9 +4,15 @@ from mamori.ingest.kv import count_pairs, parse_kv
 def test_quoted_unquoted_and_flags():
     text = 'a=1 b="two words" c=\'single\' d="esc \\" q" DF SYN e=, f=x;'
     assert parse_kv(text, flags=True) == {
-        "a": "1", "b": "two words", "c": "single", "d": 'esc " q', "DF": "", "SYN": "",
-        "e": "", "f": "x",
-    }  # fmt: skip
+        "a": "1",
+        "b": "two words",
+        "c": "single",
+        "d": 'esc " q',
+        "DF": "",
+        "SYN": "",
+        "e": "",
+        "f": "x",
+    }
     assert "DF" not in parse_kv(text)
 
 

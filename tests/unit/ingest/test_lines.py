@@ -7,9 +7,12 @@ def test_iter_lines_cuts_long_lines_and_keeps_going():
     data = b"short\r\n" + b"x" * 50 + b"\nafter\nlast-without-newline\nend"
     out = list(iter_lines(io.BytesIO(data), max_line=10))
     assert out == [
-        (1, b"short", True), (2, b"x" * 10, False), (3, b"after", True),
-        (4, b"last-witho", False), (5, b"end", True),
-    ]  # fmt: skip
+        (1, b"short", True),
+        (2, b"x" * 10, False),
+        (3, b"after", True),
+        (4, b"last-witho", False),
+        (5, b"end", True),
+    ]
 
 
 def test_decode():

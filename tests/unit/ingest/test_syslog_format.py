@@ -37,9 +37,13 @@ def test_rfc5424_without_message_and_sd_only():
 
 @pytest.mark.parametrize(
     "line",
-    ['<14>1 2026-11-25T00:00:00Z h a - - [x', '<14>1 2026-11-25T00:00:00Z h a - - [x k=v]',
-     "<14>1 2026-11-25T00:00:00Z h a - - junk", "<200>x"],
-)  # fmt: skip
+    [
+        "<14>1 2026-11-25T00:00:00Z h a - - [x",
+        "<14>1 2026-11-25T00:00:00Z h a - - [x k=v]",
+        "<14>1 2026-11-25T00:00:00Z h a - - junk",
+        "<200>x",
+    ],
+)
 def test_broken_headers_raise(line):
     with pytest.raises(ParseError):
         parse_syslog(line)

@@ -98,9 +98,13 @@ class SyslogListener:
                 self.tcp_port = server.sockets[0].getsockname()[1]
             if cfg.tls_port is not None:
                 server = await asyncio.start_server(
-                    self._tls_client, cfg.bind, cfg.tls_port, ssl=self._tls_context(),
-                    limit=READ_CHUNK, ssl_handshake_timeout=min(cfg.idle_timeout, 30.0),
-                )  # fmt: skip
+                    self._tls_client,
+                    cfg.bind,
+                    cfg.tls_port,
+                    ssl=self._tls_context(),
+                    limit=READ_CHUNK,
+                    ssl_handshake_timeout=min(cfg.idle_timeout, 30.0),
+                )
                 self._servers.append(server)
                 self.tls_port = server.sockets[0].getsockname()[1]
             if cfg.udp_port is not None:
@@ -114,8 +118,9 @@ class SyslogListener:
         except OSError as exc:
             await self.stop()
             raise BusError(f"syslog listener cannot bind: {exc.strerror or exc}") from exc
-        log.info("syslog listening: udp=%s tcp=%s tls=%s", self.udp_port, self.tcp_port,
-                 self.tls_port)  # fmt: skip
+        log.info(
+            "syslog listening: udp=%s tcp=%s tls=%s", self.udp_port, self.tcp_port, self.tls_port
+        )
 
     async def stop(self) -> None:
         """Stop accepting, let connections finish what they read, publish queued datagrams."""
@@ -166,18 +171,25 @@ class SyslogListener:
             self.stats["records"] += len(messages)
             return
 
-    def _records(self, frames: list[tuple[bytes, bool]], rule: SenderRule, location: str,
-                 received: datetime) -> list[Message]:  # fmt: skip
+    def _records(
+        self, frames: list[tuple[bytes, bool]], rule: SenderRule, location: str, received: datetime
+    ) -> list[Message]:
         source = rule.source or self.config.default_source
         out = []
         for data, complete in frames:
             if not complete:
                 self.stats["truncated"] += 1
             out.append(
-                RawRecord(data=data, source=source, tenant=rule.tenant, host=rule.host,
-                          location=location, received_at=received,
-                          truncated=not complete).to_message()
-            )  # fmt: skip
+                RawRecord(
+                    data=data,
+                    source=source,
+                    tenant=rule.tenant,
+                    host=rule.host,
+                    location=location,
+                    received_at=received,
+                    truncated=not complete,
+                ).to_message()
+            )
         return out
 
     # ---- TCP / TLS -------------------------------------------------------------------

@@ -30,8 +30,9 @@ HOST_FIELDS = ("host", "hostname", "host.name", "host.hostname", "computer_name"
 MAX_DEPTH = 32
 
 
-def flatten(obj: dict[str, Any], prefix: str = "", out: dict[str, Any] | None = None,
-            depth: int = 0) -> dict[str, Any]:  # fmt: skip
+def flatten(
+    obj: dict[str, Any], prefix: str = "", out: dict[str, Any] | None = None, depth: int = 0
+) -> dict[str, Any]:
     """Nested objects to dotted keys; lists stay values. Depth beyond 32 is kept as JSON text."""
     out = {} if out is None else out
     for key, value in obj.items():
@@ -100,9 +101,14 @@ class JsonLinesParser(LineParser):
         timestamp = self._timestamp(flat, fields)
         host = self._host(flat)
         return self.make_event(
-            fields, line=line, context=context, lineno=lineno, timestamp=timestamp, host=host,
+            fields,
+            line=line,
+            context=context,
+            lineno=lineno,
+            timestamp=timestamp,
+            host=host,
             data_type=self.data_type,
-        )  # fmt: skip
+        )
 
     def _timestamp(self, flat: dict[str, Any], fields: dict[str, Any]) -> datetime | None:
         names = (self.timestamp_field,) if self.timestamp_field else TIMESTAMP_FIELDS

@@ -60,17 +60,26 @@ class PostfixParser(LineParser):
             data_type, extra = enrich(program, msg.message)
             fields.update(extra)
             return self.make_event(
-                fields, line=line, context=context, lineno=lineno, timestamp=msg.timestamp,
-                host=msg.hostname, data_type=data_type or "syslog",
-            )  # fmt: skip
+                fields,
+                line=line,
+                context=context,
+                lineno=lineno,
+                timestamp=msg.timestamp,
+                host=msg.hostname,
+                data_type=data_type or "syslog",
+            )
         fields.update(postfix_fields(msg.message))
         qid = fields.get("queue_id")
         if isinstance(qid, str):
             self._correlate(qid, fields)
         return self.make_event(
-            fields, line=line, context=context, lineno=lineno, timestamp=msg.timestamp,
+            fields,
+            line=line,
+            context=context,
+            lineno=lineno,
+            timestamp=msg.timestamp,
             host=msg.hostname,
-        )  # fmt: skip
+        )
 
     def _correlate(self, qid: str, fields: dict[str, Any]) -> None:
         known = self.queue.get(qid)

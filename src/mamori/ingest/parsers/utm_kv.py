@@ -73,8 +73,9 @@ class UtmKvParser(LineParser):
         if m is None:
             raise ParseError("no key=value pairs in the line")
         if m.start() > 0:  # a syslog header before the pairs
-            msg = parse_syslog(text[: m.start()].rstrip() + " -", default_tz=self.tz,
-                               reference=context.received_at)  # fmt: skip
+            msg = parse_syslog(
+                text[: m.start()].rstrip() + " -", default_tz=self.tz, reference=context.received_at
+            )
             header_ts, host = msg.timestamp, msg.hostname
             text = text[m.start() :]
         pairs = parse_kv(text)

@@ -51,9 +51,15 @@ def parse_clf_time(text: str) -> datetime:
         raise ParseError(f"bad time zone in access-log time [{text[:40]}]")
     try:
         return datetime(
-            int(m.group(3)), MONTHS[m.group(2).lower()], int(m.group(1)), int(m.group(4)),
-            int(m.group(5)), int(m.group(6)), int(((m.group(7) or "") + "000000")[:6]), tzinfo=tz,
-        )  # fmt: skip
+            int(m.group(3)),
+            MONTHS[m.group(2).lower()],
+            int(m.group(1)),
+            int(m.group(4)),
+            int(m.group(5)),
+            int(m.group(6)),
+            int(((m.group(7) or "") + "000000")[:6]),
+            tzinfo=tz,
+        )
     except ValueError as exc:
         raise ParseError(f"impossible access-log time [{text[:40]}]") from exc
 

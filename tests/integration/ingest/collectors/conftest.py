@@ -85,11 +85,16 @@ def pki(tmp_path_factory) -> Pki:
                 decipher_only=False,
             ),
             critical=True,
-        )  # fmt: skip
+        )
         .sign(ca_key, hashes.SHA256())
     )
-    pki = Pki(root / "ca.pem", root / "server.pem", root / "server.key", root / "client.pem",
-              root / "client.key")  # fmt: skip
+    pki = Pki(
+        root / "ca.pem",
+        root / "server.pem",
+        root / "server.key",
+        root / "client.pem",
+        root / "client.key",
+    )
     pki.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     san = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
     key, cert = _issue(ca_key, ca_name, "localhost", ExtendedKeyUsageOID.SERVER_AUTH, san)

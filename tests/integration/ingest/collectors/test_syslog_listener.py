@@ -68,9 +68,13 @@ async def test_tcp_newline_and_octet_counting_connections(bus, listener):
     msg = b"<13>Nov 25 10:00:02 h1 app: multi\nline"
     await send_tcp(listener.tcp_port, b"%d %s" % (len(msg), msg))
     got = await records(bus, 3)
-    assert sorted(r.data for r in got) == sorted([
-        b"<13>Nov 25 10:00:00 h1 app: one", b"<13>Nov 25 10:00:01 h1 app: two", msg,
-    ])  # fmt: skip
+    assert sorted(r.data for r in got) == sorted(
+        [
+            b"<13>Nov 25 10:00:00 h1 app: one",
+            b"<13>Nov 25 10:00:01 h1 app: two",
+            msg,
+        ]
+    )
     rec = got[0]
     assert rec.tenant == "acme" and rec.host == "fallback-host" and rec.source == "syslog"
     assert rec.location.startswith("syslog+tcp://127.0.0.1:")
@@ -91,10 +95,15 @@ async def test_udp_datagrams(bus, listener):
 
 async def test_tls_client_certificate_cn_selects_tenant(bus, pki):
     cfg = config(
-        tcp_port=None, udp_port=None, tls_port=0, tls_cert=pki.server_cert,
-        tls_key=pki.server_key, tls_client_ca=pki.ca, tls_require_client_cert=True,
+        tcp_port=None,
+        udp_port=None,
+        tls_port=0,
+        tls_cert=pki.server_cert,
+        tls_key=pki.server_key,
+        tls_client_ca=pki.ca,
+        tls_require_client_cert=True,
         senders=[LOCAL, SenderRule(cn="*.beta.example.jp", tenant="beta", source="utm_kv")],
-    )  # fmt: skip
+    )
     listener = SyslogListener(cfg, bus)
     await listener.start()
     try:
@@ -108,8 +117,9 @@ async def test_tls_client_certificate_cn_selects_tenant(bus, pki):
         assert rec.location.startswith("syslog+tls://")
         no_cert = ssl.create_default_context(cafile=str(pki.ca))
         with pytest.raises((ssl.SSLError, ConnectionError)):
-            reader, writer = await send_tcp(listener.tls_port, b"<13>x\n", ssl_context=no_cert,
-                                            close=False)  # fmt: skip
+            reader, writer = await send_tcp(
+                listener.tls_port, b"<13>x\n", ssl_context=no_cert, close=False
+            )
             await asyncio.wait_for(reader.read(), 5)  # the server refuses the handshake
             raise ConnectionError("closed")
     finally:
@@ -150,8 +160,12 @@ async def test_big_lines_nul_bytes_invalid_utf8_and_no_timestamp_end_to_end(bus,
     listener = SyslogListener(config(max_message_bytes=128 * 1024), bus)
     await listener.start()
     big = b"<13>Nov 25 10:00:00 h app: " + b"Z" * (64 * 1024)
-    lines = [big, b"<13>Nov 25 10:00:01 h app: nul\x00inside and bad \xff\xfe utf8",
-             b"no timestamp or priority at all", b"<13>Nov 25 10:00:02 h app: last"]  # fmt: skip
+    lines = [
+        big,
+        b"<13>Nov 25 10:00:01 h app: nul\x00inside and bad \xff\xfe utf8",
+        b"no timestamp or priority at all",
+        b"<13>Nov 25 10:00:02 h app: last",
+    ]
     try:
         await send_tcp(listener.tcp_port, b"\n".join(lines) + b"\n")
         got = await records(bus, 4)
@@ -195,8 +209,13 @@ async def test_over_limit_record_is_quarantined_by_the_pipeline(bus):
 
 
 async def test_full_bus_pauses_reading_and_loses_nothing(tmp_path):
-    bus = EmbeddedBus(tmp_path / "small", max_bytes=32 * 1024, segment_bytes=4096,
-                      fsync="never", state_interval=0.02)  # fmt: skip
+    bus = EmbeddedBus(
+        tmp_path / "small",
+        max_bytes=32 * 1024,
+        segment_bytes=4096,
+        fsync="never",
+        state_interval=0.02,
+    )
     await bus.start()
     listener = SyslogListener(config(), bus)
     await listener.start()
@@ -228,11 +247,17 @@ async def test_configured_source_parser_runs_in_the_pipeline(bus):
     cfg = IngestConfig(
         sources={"fw": SourceConfig(parser="netfilter", options={"timezone": "+09:00"})}
     )
-    await bus.publish_many([
-        RawRecord(b"Nov 25 09:00:00 gw kernel: IN=eth0 OUT= SRC=1.2.3.4 DST=5.6.7.8 PROTO=TCP "
-                  b"SPT=1 DPT=22", source="fw", tenant="acme").to_message(),
-        RawRecord(b"x", source="nope", tenant="acme").to_message(),
-    ])  # fmt: skip
+    await bus.publish_many(
+        [
+            RawRecord(
+                b"Nov 25 09:00:00 gw kernel: IN=eth0 OUT= SRC=1.2.3.4 DST=5.6.7.8 PROTO=TCP "
+                b"SPT=1 DPT=22",
+                source="fw",
+                tenant="acme",
+            ).to_message(),
+            RawRecord(b"x", source="nope", tenant="acme").to_message(),
+        ]
+    )
     sink = FakeSink()
     await IngestPipeline(bus, sink, cfg, durable=RAW_DURABLE).drain()
     (ev,) = sink.events

@@ -12,8 +12,11 @@ def test_newline_framing_any_chunking():
     data = b"<13>one\r\n<13>two\n\n<13>three"
     for step in (1, 3, 100):
         framer = SyslogFramer()
-        assert feed_all(framer, data, step) == [Frame(b"<13>one"), Frame(b"<13>two"),
-                                                Frame(b"<13>three")]  # fmt: skip
+        assert feed_all(framer, data, step) == [
+            Frame(b"<13>one"),
+            Frame(b"<13>two"),
+            Frame(b"<13>three"),
+        ]
         assert framer.mode is Framing.NEWLINE
 
 

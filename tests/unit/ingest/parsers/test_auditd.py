@@ -17,13 +17,37 @@ def test_fixture_counts_and_first_record(run, fixture_data):
     assert first.timestamp == datetime(2025, 11, 25, 0, 0, 0, 101000, tzinfo=UTC)
     assert first.data_type == "linux:auditd"
     assert first.fields == {
-        "type": "SYSCALL", "audit_serial": 701, "arch": "c000003e", "syscall": "59",
-        "SYSCALL": "execve", "success": "yes", "exit": "0", "a0": "55d5c1", "a1": "55d5c2",
-        "a2": "55d5c3", "a3": "0", "items": "2", "ppid": "1200", "pid": "1234", "auid": "1000",
-        "uid": "0", "gid": "0", "euid": "0", "suid": "0", "fsuid": "0", "egid": "0", "sgid": "0",
-        "fsgid": "0", "tty": "pts0", "ses": "3", "comm": "wget", "exe": "/usr/bin/wget",
-        "subj": "unconfined", "key": "susp_activity", "Image": "/usr/bin/wget",
-    }  # fmt: skip
+        "type": "SYSCALL",
+        "audit_serial": 701,
+        "arch": "c000003e",
+        "syscall": "59",
+        "SYSCALL": "execve",
+        "success": "yes",
+        "exit": "0",
+        "a0": "55d5c1",
+        "a1": "55d5c2",
+        "a2": "55d5c3",
+        "a3": "0",
+        "items": "2",
+        "ppid": "1200",
+        "pid": "1234",
+        "auid": "1000",
+        "uid": "0",
+        "gid": "0",
+        "euid": "0",
+        "suid": "0",
+        "fsuid": "0",
+        "egid": "0",
+        "sgid": "0",
+        "fsgid": "0",
+        "tty": "pts0",
+        "ses": "3",
+        "comm": "wget",
+        "exe": "/usr/bin/wget",
+        "subj": "unconfined",
+        "key": "susp_activity",
+        "Image": "/usr/bin/wget",
+    }
 
 
 def test_execve_hex_arguments_and_proctitle_are_decoded(run, fixture_data):

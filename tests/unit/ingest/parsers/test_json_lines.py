@@ -46,8 +46,13 @@ def test_epoch_and_offset_timestamps_and_lists(run, fixture_data):
 
 def test_custom_timestamp_format_and_envelope_collisions(run):
     line = b'{"when": "25/11/2026 10:00", "source": "x", "raw": "y", "host": "h9"}\n'
-    ev = run("json_lines", line, timestamp_field="when", timestamp_format="%d/%m/%Y %H:%M",
-             timezone="Asia/Tokyo").events[0]  # fmt: skip
+    ev = run(
+        "json_lines",
+        line,
+        timestamp_field="when",
+        timestamp_format="%d/%m/%Y %H:%M",
+        timezone="Asia/Tokyo",
+    ).events[0]
     assert ev.timestamp == datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
     assert ev.host == "h9"
     assert ev.source == "json_lines"

@@ -17,13 +17,30 @@ def test_fixture_counts_and_first_record(run, fixture_data):
     assert first.host == "gw01"
     assert first.data_type == "firewall:netfilter"
     assert first.fields == {
-        "hostname": "gw01", "program": "kernel", "syslog_format": "rfc3164",
-        "event_type": "netfilter", "log_prefix": "[UFW BLOCK]", "action": "blocked",
-        "in_interface": "eth0", "out_interface": "", "mac": "00:16:3e:aa:bb:cc",
-        "src_ip": "203.0.113.50", "dst_ip": "192.0.2.10", "packet_length": 40, "TOS": "0x00",
-        "PREC": "0x00", "ttl": 241, "ID": "54321", "protocol": "tcp", "src_port": 43210,
-        "dst_port": 3389, "WINDOW": "1024", "RES": "0x00", "URGP": "0", "flags": "SYN",
-    }  # fmt: skip
+        "hostname": "gw01",
+        "program": "kernel",
+        "syslog_format": "rfc3164",
+        "event_type": "netfilter",
+        "log_prefix": "[UFW BLOCK]",
+        "action": "blocked",
+        "in_interface": "eth0",
+        "out_interface": "",
+        "mac": "00:16:3e:aa:bb:cc",
+        "src_ip": "203.0.113.50",
+        "dst_ip": "192.0.2.10",
+        "packet_length": 40,
+        "TOS": "0x00",
+        "PREC": "0x00",
+        "ttl": 241,
+        "ID": "54321",
+        "protocol": "tcp",
+        "src_port": 43210,
+        "dst_port": 3389,
+        "WINDOW": "1024",
+        "RES": "0x00",
+        "URGP": "0",
+        "flags": "SYN",
+    }
 
 
 def test_accept_prefix_and_plain_kernel_line(run, fixture_data):

@@ -18,16 +18,35 @@ def test_fixture_counts_and_first_record(run, fixture_data):
     assert first.host == "FGT60F-honsha"
     assert first.data_type == "firewall:utm"
     assert first.fields == {
-        "date": "2026-11-25", "time": "10:15:30", "devname": "FGT60F-honsha",
-        "devid": "FGT60FTK2000000", "eventtime": "1795569330123456789", "tz": "+0900",
-        "logid": "0000000013", "type": "traffic", "subtype": "forward", "level": "notice",
-        "vd": "root", "srcip": "10.1.1.20", "srcport": "52100", "srcintf": "internal",
-        "dstip": "203.0.113.80", "dstport": "443", "dstintf": "wan1", "proto": "6",
-        "action": "deny", "policyid": "0", "service": "HTTPS",
-        "msg": "Denied by forward policy check", "src_ip": "10.1.1.20",
-        "dst_ip": "203.0.113.80", "src_port": 52100, "dst_port": 443, "protocol": "tcp",
+        "date": "2026-11-25",
+        "time": "10:15:30",
+        "devname": "FGT60F-honsha",
+        "devid": "FGT60FTK2000000",
+        "eventtime": "1795569330123456789",
+        "tz": "+0900",
+        "logid": "0000000013",
+        "type": "traffic",
+        "subtype": "forward",
+        "level": "notice",
+        "vd": "root",
+        "srcip": "10.1.1.20",
+        "srcport": "52100",
+        "srcintf": "internal",
+        "dstip": "203.0.113.80",
+        "dstport": "443",
+        "dstintf": "wan1",
+        "proto": "6",
+        "action": "deny",
+        "policyid": "0",
+        "service": "HTTPS",
+        "msg": "Denied by forward policy check",
+        "src_ip": "10.1.1.20",
+        "dst_ip": "203.0.113.80",
+        "src_port": 52100,
+        "dst_port": 443,
+        "protocol": "tcp",
         "device": "FGT60F-honsha",
-    }  # fmt: skip
+    }
 
 
 def test_event_log_without_tz_and_sophos_in_syslog(run, fixture_data):
