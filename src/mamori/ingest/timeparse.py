@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
@@ -44,6 +45,7 @@ def get_tz(name: str | None) -> tzinfo:
         raise ParseError(f"unknown time zone {name!r}") from exc
 
 
+@functools.lru_cache(maxsize=256)
 def parse_offset(text: str) -> timezone | None:
     """``+09:00``, ``+0900``, ``-05`` or ``Z`` as a fixed offset; None if it is not one."""
     m = re.fullmatch(r"([+-])(\d{2}):?(\d{2})?", text.strip())

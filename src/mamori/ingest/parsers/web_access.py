@@ -9,6 +9,7 @@ Fields after the user agent (response time, upstream...) are kept in ``extra``.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 from typing import Any, ClassVar
@@ -37,6 +38,7 @@ def _unescape(text: str) -> str:
     return _UNESCAPE.sub(lambda m: m.group(1), text) if "\\" in text else text
 
 
+@functools.lru_cache(maxsize=4096)  # busy logs repeat the same second many times
 def parse_clf_time(text: str) -> datetime:
     """``10/Oct/2000:13:55:36 -0700`` (Common Log Format time).
 
