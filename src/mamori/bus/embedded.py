@@ -173,8 +173,14 @@ class _Reader:
             pos = self.fh.tell()
             record = _read_record(self.fh)
             if record is None:
+                # only possible after outside damage (or fsync="never" and an OS crash):
+                # skip the rest of this segment rather than stop every consumer
                 self.fh.seek(pos)
-                raise BusError(f"spool record {seq} is missing or damaged")
+                self.bus.damaged += 1
+                log.error(
+                    "spool record %d in segment %d is damaged; skipping it", seq, self.segment_first
+                )
+                return None
             got, body = record
             self.next_seq = got + 1
             if got == seq:
@@ -356,6 +362,7 @@ class EmbeddedBus:
         self._flush_needed = asyncio.Event()
         self._closed = True
         self._error: BaseException | None = None
+        self.damaged = 0  # damaged records skipped by readers
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -411,21 +418,19 @@ class EmbeddedBus:
 
     def _recover_segments(self) -> None:
         seg_dir = self.directory / "segments"
-        paths = sorted(seg_dir.glob("*.seg"))
-        self._segments = []
-        self._total_bytes = 0
-        for i, path in enumerate(paths):
+        named: list[tuple[int, Path]] = []
+        for path in sorted(seg_dir.glob("*.seg")):
             try:
-                first = int(path.stem)
+                named.append((int(path.stem), path))
             except ValueError:
                 log.warning("ignoring unexpected file %s in the spool", path)
-                continue
-            size = path.stat().st_size
-            last = first - 1
-            if i == len(paths) - 1:
+        self._segments = []
+        self._total_bytes = 0
+        for i, (first, path) in enumerate(named):
+            if i == len(named) - 1:
                 last, size = self._check_tail(path, first)
-            else:
-                last = self._last_seq_of(path, first)
+            else:  # a finished segment ends where the next one begins
+                last, size = named[i + 1][0] - 1, path.stat().st_size
             self._segments.append(_Segment(first, path, size, max(last, 0)))
             self._total_bytes += size
         if self._segments:
@@ -460,14 +465,6 @@ class EmbeddedBus:
                 fh.flush()
                 os.fsync(fh.fileno())
         return last, good
-
-    @staticmethod
-    def _last_seq_of(path: Path, first: int) -> int:
-        last = first - 1
-        with open(path, "rb") as fh:
-            while (record := _read_record(fh)) is not None:
-                last = record[0]
-        return last
 
     def _open_active(self) -> None:
         if not self._segments:
@@ -505,7 +502,17 @@ class EmbeddedBus:
                     acked={int(x) for x in data.get("acked", [])},
                 )
             except (OSError, ValueError, KeyError, TypeError) as exc:
-                raise BusError(f"consumer state {path} is damaged: {exc}") from exc
+                # at-least-once: a lost position means delivering again from the oldest
+                # message (consumers de-duplicate), never refusing to start
+                log.error(
+                    "consumer state %s is damaged (%s); it restarts from the oldest "
+                    "message in the spool",
+                    path,
+                    exc,
+                )
+                path.replace(path.with_suffix(".damaged"))
+                self.damaged += 1
+                continue
             self._states[state.name] = state
 
     # ---- publishing ------------------------------------------------------------------
@@ -690,7 +697,11 @@ class EmbeddedBus:
             state.dirty = False
             path = self.directory / "consumers" / f"{state.name}.json"
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(state.to_json(), encoding="utf-8")
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(state.to_json())
+                if self.fsync == "always":
+                    fh.flush()
+                    os.fsync(fh.fileno())
             os.replace(tmp, path)
         if dirty:
             self._delete_consumed()

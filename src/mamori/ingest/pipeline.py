@@ -184,7 +184,12 @@ class IngestPipeline:
     async def run(self) -> None:
         """Process until :meth:`stop` is called."""
         while not self._stop.is_set():
-            await self.run_once(timeout=0.5)
+            try:
+                await self.run_once(timeout=0.5)
+            except Exception:  # the bus is unreachable or broken: keep trying, say so
+                self.failures += 1
+                log.exception("ingest pipeline: fetching from the bus failed")
+                await asyncio.sleep(self.retry_delay)
 
     async def start(self) -> None:
         self._stop.clear()

@@ -175,9 +175,33 @@ async def test_bad_use_is_refused(tmp_path):
     async with bus:
         with pytest.raises(BusError, match="durable"):
             await bus.subscribe("a", "../x")
-    (tmp_path / "consumers" / "broken.json").write_text("{not json")
-    with pytest.raises(BusError, match="damaged"):
-        await EmbeddedBus(tmp_path).start()
+
+
+async def test_damaged_consumer_state_restarts_from_the_oldest_message(tmp_path):
+    async with EmbeddedBus(tmp_path) as bus:
+        await bus.publish_many(msgs(3))
+        sub = await bus.subscribe("mamori.>", "c")
+        await drain(sub)
+    (tmp_path / "consumers" / "c.json").write_text("{not json")
+    async with EmbeddedBus(tmp_path) as bus:
+        assert bus.damaged == 1
+        sub = await bus.subscribe("mamori.>", "c")
+        assert len(await drain(sub)) == 3  # delivered again; consumers de-duplicate
+    assert (tmp_path / "consumers" / "c.damaged").exists()
+
+
+async def test_damaged_record_in_an_old_segment_is_skipped_not_fatal(tmp_path):
+    async with EmbeddedBus(tmp_path, segment_bytes=300, fsync="never") as bus:
+        await bus.publish_many(msgs(12))
+    first = sorted((tmp_path / "segments").glob("*.seg"))[0]
+    data = bytearray(first.read_bytes())
+    data[30] ^= 0xFF  # corrupt the body of the first record
+    first.write_bytes(bytes(data))
+    async with EmbeddedBus(tmp_path, fsync="never") as bus:
+        sub = await bus.subscribe("mamori.>", "c")
+        got = [d.message.msg_id for d in await drain(sub)]
+        assert bus.damaged >= 1
+        assert got[-1] == "id-11" and "id-0" not in got
 
 
 async def test_consumer_positions_are_plain_json(tmp_path):
