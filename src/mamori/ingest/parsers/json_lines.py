@@ -30,13 +30,30 @@ HOST_FIELDS = ("host", "hostname", "host.name", "host.hostname", "computer_name"
 MAX_DEPTH = 32
 
 
+def _clean(text: str) -> str:
+    """NUL (``\\u0000`` in JSON) written as ``\\x00``: databases refuse it in text."""
+    return text.replace("\x00", "\\x00") if "\x00" in text else text
+
+
+def _clean_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return _clean(value)
+    if isinstance(value, list):
+        return [_clean_value(v) for v in value]
+    if isinstance(value, dict):
+        return {_clean(str(k)): _clean_value(v) for k, v in value.items()}
+    return value
+
+
 def flatten(
     obj: dict[str, Any], prefix: str = "", out: dict[str, Any] | None = None, depth: int = 0
 ) -> dict[str, Any]:
     """Nested objects to dotted keys; lists stay values. Depth beyond 32 is kept as JSON text."""
     out = {} if out is None else out
     for key, value in obj.items():
-        name = f"{prefix}{key}"
+        name = _clean(f"{prefix}{key}")
+        if isinstance(value, str | list):
+            value = _clean_value(value)
         if isinstance(value, dict) and value:
             if depth >= MAX_DEPTH:
                 out[name] = json.dumps(value, ensure_ascii=False)

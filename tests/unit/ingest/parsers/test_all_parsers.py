@@ -39,6 +39,8 @@ _TOKENS = st.sampled_from(
         b"}",
         b"[",
         b'"k": ',
+        b'"\\u0000"',
+        b'["\\u0000"]',
         b"\n",
         b"\r\n",
         b"\x00",
@@ -51,6 +53,16 @@ _TOKENS = st.sampled_from(
     ]
 )
 _INPUT = st.one_of(st.binary(max_size=2048), st.lists(_TOKENS, max_size=60).map(b"".join))
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _all_parsers() -> list[tuple[str, type[Parser]]]:
@@ -68,6 +80,7 @@ def test_no_parser_raises_on_arbitrary_bytes(data):
             assert isinstance(event, Event) and event.source == name
             event.to_json().encode("utf-8")  # serialisable, no lone surrogates
             assert "\x00" not in event.raw
+            assert not _has_nul(event.to_dict())  # databases refuse NUL in text
         for item in sink.quarantined:
             assert isinstance(item, Quarantined) and item.reason
 

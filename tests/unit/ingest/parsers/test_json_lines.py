@@ -92,3 +92,8 @@ def test_flatten_deep_objects():
     ((key, value),) = flat.items()
     assert key.count(".") == 32
     assert isinstance(value, str)
+
+
+def test_nul_characters_in_json_strings_are_escaped(run):
+    ev = run("json_lines", b'{"a\\u0000b": "x\\u0000y", "n": {"m": "\\u0000"}}\n').events[0]
+    assert ev.fields == {"a\\x00b": "x\\x00y", "n.m": "\\x00", "timestamp_missing": True}
