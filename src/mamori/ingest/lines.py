@@ -10,6 +10,7 @@ raw bytes, and parsing goes on with the next line.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, ClassVar
 
@@ -148,15 +149,16 @@ class LineParser(Parser):
     def _quarantine(
         self, sink: EventSink, context: ParseContext, lineno: int, raw: bytes, reason: str
     ) -> None:
-        sink.quarantine(
-            Quarantined(
-                source=self.NAME,
-                reason=reason,
-                raw=raw,
-                location=f"{context.location}:{lineno}",
-                tenant=context.tenant,
-            )
+        item = Quarantined(
+            source=self.NAME,
+            reason=reason,
+            raw=raw,
+            location=f"{context.location}:{lineno}",
+            tenant=context.tenant,
         )
+        if context.received_at is not None:
+            item = replace(item, received_at=context.received_at)
+        sink.quarantine(item)
 
     def make_event(
         self,

@@ -265,3 +265,32 @@ async def test_configured_source_parser_runs_in_the_pipeline(bus):
     assert ev.timestamp.hour == 0
     (q,) = sink.quarantined
     assert q.reason.startswith("unknown source 'nope'")
+
+
+async def test_udp_unknown_senders_and_oversized_datagrams(bus):
+    cfg = config(
+        tcp_port=None,
+        max_message_bytes=1024,
+        senders=[SenderRule(network="127.0.0.1/32", tenant="acme")],
+    )
+    listener = SyslogListener(cfg, bus)
+    await listener.start()
+    try:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.sendto(b"<13>" + b"U" * 5000, ("127.0.0.1", listener.udp_port))
+        sock.sendto(b"\n\x00", ("127.0.0.1", listener.udp_port))  # nothing in it: ignored
+        sock.sendto(b"<13>fine\n", ("127.0.0.1", listener.udp_port))
+        sock.close()
+        stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        stranger.bind(("127.0.0.2", 0))  # another loopback address: not in the mapping
+        stranger.sendto(b"<13>who am i\n", ("127.0.0.1", listener.udp_port))
+        stranger.close()
+        got = await records(bus, 2)
+        for _ in range(100):
+            if listener.stats["refused_unknown_sender"]:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await listener.stop()
+    assert sorted((r.truncated, len(r.data)) for r in got) == [(False, 8), (True, 1024)]
+    assert listener.stats["refused_unknown_sender"] == 1
