@@ -63,7 +63,8 @@ def _list_parsers(lang: str) -> None:
         table.add_column(column)
     for name, cls in parsers.items():
         priority = str(getattr(cls, "PRIORITY", DEFAULT_PRIORITY))
-        table.add_row(name, cls.DATA_TYPE, priority, cls.DESCRIPTION)
+        description = cls.DESCRIPTION or (cls.__doc__ or "").strip().split("\n")[0]
+        table.add_row(name, cls.DATA_TYPE, priority, description)
     Console().print(table)
 
 

@@ -65,8 +65,15 @@ def decode(raw: bytes, encoding: str = "utf-8") -> tuple[str, bool]:
     return text, errors
 
 
-def first_lines(head: bytes, limit: int = 5) -> list[str]:
-    """Up to ``limit`` complete, non-empty lines of a sniffed head, decoded leniently."""
+def first_lines(head: bytes | str | list[str], limit: int = 5) -> list[str]:
+    """Up to ``limit`` complete, non-empty lines of a sniffed head, decoded leniently.
+
+    The head is normally bytes; text or a list of lines (plaso's other sniff form) work too.
+    """
+    if isinstance(head, list):
+        return [line for line in head if line.strip()][:limit]
+    if isinstance(head, str):
+        head = head.encode("utf-8", "surrogateescape")
     if head.startswith(UTF8_BOM):
         head = head[3:]
     parts = head.split(b"\n")
@@ -82,7 +89,9 @@ def first_lines(head: bytes, limit: int = 5) -> list[str]:
     return out
 
 
-def sniff_lines(head: bytes, predicate: Any, *, limit: int = 5, need: float = 0.6) -> bool:
+def sniff_lines(
+    head: bytes | str | list[str], predicate: Any, *, limit: int = 5, need: float = 0.6
+) -> bool:
     """True if at least ``need`` of the first lines satisfy ``predicate`` (and one does)."""
     lines = first_lines(head, limit)
     if not lines:

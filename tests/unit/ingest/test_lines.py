@@ -26,3 +26,8 @@ def test_first_lines_ignores_cut_tail_and_bom():
     assert first_lines(b"\xef\xbb\xbfa\n\nb\nc-cut") == ["a", "b"]
     assert sniff_lines(b"yes\nno\nyes\n", lambda s: s == "yes")
     assert not sniff_lines(b"no\nno\nyes\n", lambda s: s == "yes")
+
+
+def test_sniff_heads_may_be_text_or_lines():
+    assert first_lines("a\nb\n") == ["a", "b"]
+    assert first_lines(["", "x", "y"], limit=1) == ["x"]

@@ -173,3 +173,10 @@ def test_event_ids_are_stable_and_distinct_for_repeated_lines(run):
     again = run("syslog", line * 2).events
     assert first[0].id != first[1].id
     assert [e.id for e in first] == [e.id for e in again]
+
+
+def test_file_bom_and_crlf_line_endings(run):
+    data = b"\xef\xbb\xbfNov 25 10:00:00 h app: one\r\nNov 25 10:00:01 h app: two\r\n"
+    sink = run("syslog", data)
+    assert [e.fields["message"] for e in sink.events] == ["one", "two"]
+    assert sink.events[0].raw == "Nov 25 10:00:00 h app: one"
