@@ -6,9 +6,11 @@ The web layer authenticates the ingest key, decides the tenant and calls
 * ``Content-Encoding: gzip`` is inflated in bounded steps; more than ``max_bytes`` of
   output (a gzip bomb, or just too much) raises :class:`PayloadTooLarge` (answer 413)
   before the memory is spent;
-* the body is NDJSON (one JSON value per line) or one JSON array; every object becomes
-  one raw record for the source's parser; a value that is not an object, or a line that
-  is not JSON, is rejected - counted, and handed back as quarantined with its reason;
+* the body is NDJSON (one JSON value per line) or one JSON array; the objects go, one per
+  line and up to ``CHUNK_RECORDS`` per raw record, to the source's parser (so the source
+  must name a line-oriented JSON parser such as ``json_lines``); a value that is not an
+  object, or a line that is not JSON, is rejected - counted, and handed back as
+  quarantined with its reason;
 * records are published in one ``publish_many``: the call returns once they are durably
   queued (answer 2xx with the counts), or raises ``BusFull`` (answer 429/503 with
   ``Retry-After: exc.retry_after``) having stored nothing the client must not resend.
@@ -26,12 +28,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from mamori.bus.base import Bus
+from mamori.bus.base import Bus, Message
 from mamori.errors import ValidationError
 from mamori.ingest.records import RawRecord
 from mamori.model import Quarantined, event_id_for
 
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+CHUNK_RECORDS = 500
+CHUNK_BYTES = 512 * 1024
 _CHUNK = 64 * 1024
 
 
@@ -145,7 +149,25 @@ async def accept_bulk(
     received = datetime.now(UTC)
     location = f"http://{peer}/api/v1/ingest/{source}" if peer else f"http-bulk/{source}"
     result = IntakeResult()
-    messages = []
+    messages: list[Message] = []
+    chunk: list[bytes] = []
+    chunk_bytes = 0
+
+    def close_chunk() -> None:
+        nonlocal chunk, chunk_bytes
+        if chunk:
+            rid = event_id_for("http-bulk", tenant, source, digest, str(len(messages)))
+            record = RawRecord(
+                data=b"\n".join(chunk) + b"\n",
+                source=source,
+                tenant=tenant,
+                location=location,
+                received_at=received,
+                record_id=rid,
+            )
+            messages.append(record.to_message())
+        chunk, chunk_bytes = [], 0
+
     for index, record, reason in split_records(data):
         if reason:
             result.rejected += 1
@@ -161,20 +183,16 @@ async def accept_bulk(
             )
             continue
         assert record is not None  # noqa: S101 - accepted records always carry bytes
-        rid = event_id_for("http-bulk", tenant, source, digest, str(index))
-        messages.append(
-            RawRecord(
-                data=record,
-                source=source,
-                tenant=tenant,
-                location=location,
-                received_at=received,
-                record_id=rid,
-            ).to_message()
-        )
+        # objects travel in chunks (one bus message per CHUNK_RECORDS): the parser reads
+        # them line by line, and the line numbers keep the event ids distinct and stable
+        chunk.append(record)
+        chunk_bytes += len(record)
+        result.accepted += 1
+        if len(chunk) >= CHUNK_RECORDS or chunk_bytes >= CHUNK_BYTES:
+            close_chunk()
+    close_chunk()
     if messages:
         await bus.publish_many(messages)
-    result.accepted = len(messages)
     return result
 
 

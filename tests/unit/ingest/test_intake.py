@@ -62,3 +62,18 @@ async def test_broken_array_and_full_bus(tmp_path):
         with pytest.raises(BusFull) as info:
             await accept_bulk(bus, b'{"a": 1}\n', source="json_lines", tenant="t")
         assert info.value.retry_after > 0
+
+
+async def test_large_bodies_travel_in_chunks_with_distinct_stable_ids(tmp_path, monkeypatch):
+    from mamori.ingest import intake
+
+    monkeypatch.setattr(intake, "CHUNK_RECORDS", 10)
+    body = b"".join(b'{"n": %d}\n' % i for i in range(35))
+    async with EmbeddedBus(tmp_path, fsync="never") as bus:
+        result = await accept_bulk(bus, body, source="json_lines", tenant="acme")
+        assert result.accepted == 35
+        assert bus.stats()["last_seq"] == 4  # 10 + 10 + 10 + 5
+        sink = FakeSink()
+        await IngestPipeline(bus, sink).drain()
+    assert sorted(e.fields["n"] for e in sink.events) == list(range(35))
+    assert len({e.id for e in sink.events}) == 35
