@@ -133,23 +133,39 @@ class LineParser(Parser):
                     sink, context, lineno, raw, f"line longer than {self.MAX_LINE} bytes (cut)"
                 )
                 continue
-            stripped = raw.strip(b"\x00 \t")
-            if not stripped:
-                continue
-            text, _errors = decode(raw.rstrip(b"\x00"), self.encoding)
-            try:
-                event = self.parse_line(text, context, lineno)
-            except ParseError as exc:
-                self._quarantine(sink, context, lineno, raw, exc.message)
-                continue
-            except Exception as exc:  # a parser bug must not stop the pipeline
-                reason = f"parser {self.NAME} failed: {type(exc).__name__}: {exc}"
-                self._quarantine(sink, context, lineno, raw, reason)
-                continue
-            if event is not None:
-                if _errors:
-                    event.fields.setdefault("decode_error", True)
-                sink.event(event)
+            self._one(raw, sink, context, lineno)
+        self._finish(sink, context)
+
+    def parse_message(self, raw: bytes, sink: EventSink, context: ParseContext) -> None:
+        """Parse ``raw`` as one record even if it holds line breaks.
+
+        For transports that frame messages themselves (syslog octet counting, UDP
+        datagrams): a multi-line message stays one event.
+        """
+        if raw.startswith(UTF8_BOM):
+            raw = raw[3:]
+        self._one(raw.rstrip(b"\r\n"), sink, context, 1)
+        self._finish(sink, context)
+
+    def _one(self, raw: bytes, sink: EventSink, context: ParseContext, lineno: int) -> None:
+        if not raw.strip(b"\x00 \t\r\n"):
+            return
+        text, errors = decode(raw.rstrip(b"\x00"), self.encoding)
+        try:
+            event = self.parse_line(text, context, lineno)
+        except ParseError as exc:
+            self._quarantine(sink, context, lineno, raw, exc.message)
+            return
+        except Exception as exc:  # a parser bug must not stop the pipeline
+            reason = f"parser {self.NAME} failed: {type(exc).__name__}: {exc}"
+            self._quarantine(sink, context, lineno, raw, reason)
+            return
+        if event is not None:
+            if errors:
+                event.fields.setdefault("decode_error", True)
+            sink.event(event)
+
+    def _finish(self, sink: EventSink, context: ParseContext) -> None:
         try:
             self.finish(sink, context)
         except Exception as exc:  # pragma: no cover - defensive, finish() of a subclass

@@ -18,6 +18,7 @@ from mamori.bus.base import Bus, Delivery, Subscription
 from mamori.errors import MamoriError
 from mamori.ingest.base import ParseContext, Parser
 from mamori.ingest.config import IngestConfig
+from mamori.ingest.lines import LineParser
 from mamori.ingest.parsers import parsers
 from mamori.ingest.records import RawRecord
 from mamori.model import EventSink, Quarantined
@@ -89,7 +90,10 @@ def parse_record(record: RawRecord, parsers_for: ParserCache, sink: EventSink) -
         tenant=record.tenant, host=record.host, location=location, received_at=record.received_at
     )
     try:
-        parser.parse(io.BytesIO(record.data), sink, context)
+        if record.single and isinstance(parser, LineParser):
+            parser.parse_message(record.data, sink, context)
+        else:
+            parser.parse(io.BytesIO(record.data), sink, context)
     except Exception as exc:  # a parser that breaks its contract must not stop the pipeline
         log.exception("parser %s raised on a record from %s", parser.NAME, record.location)
         sink.quarantine(

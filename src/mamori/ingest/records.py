@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from mamori.bus.base import Message
@@ -39,21 +39,12 @@ class RawRecord:
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     record_id: str = ""
     truncated: bool = False
+    single: bool = False  # one framed message (may hold line breaks), not a batch of lines
 
     def with_id(self) -> RawRecord:
         if self.record_id:
             return self
-        rid = new_record_id(self.location)
-        return RawRecord(
-            self.data,
-            self.source,
-            self.tenant,
-            self.host,
-            self.location,
-            self.received_at,
-            rid,
-            self.truncated,
-        )
+        return replace(self, record_id=new_record_id(self.location))
 
     def to_message(self) -> Message:
         record = self.with_id()
@@ -68,6 +59,8 @@ class RawRecord:
             headers["host"] = record.host
         if record.truncated:
             headers["truncated"] = "1"
+        if record.single:
+            headers["framing"] = "message"
         return Message(
             subject=raw_subject(record.tenant, record.source),
             data=record.data,
@@ -97,6 +90,7 @@ class RawRecord:
             received_at=received_at,
             record_id=message.msg_id,
             truncated=headers.get("truncated") == "1",
+            single=headers.get("framing") == "message",
         )
 
 

@@ -188,6 +188,7 @@ class SyslogListener:
                     location=location,
                     received_at=received,
                     truncated=not complete,
+                    single=True,
                 ).to_message()
             )
         return out

@@ -294,3 +294,17 @@ async def test_udp_unknown_senders_and_oversized_datagrams(bus):
         await listener.stop()
     assert sorted((r.truncated, len(r.data)) for r in got) == [(False, 8), (True, 1024)]
     assert listener.stats["refused_unknown_sender"] == 1
+
+
+async def test_octet_counted_multiline_message_stays_one_event(bus, listener):
+    msg = b"<11>Nov 25 10:00:00 app01 java[7]: Exception in thread main\n\tat a.b(C.java:1)"
+    await send_tcp(listener.tcp_port, b"%d %s" % (len(msg), msg))
+    sink = FakeSink()
+    pipeline = IngestPipeline(bus, sink)
+    for _ in range(50):
+        await pipeline.run_once(timeout=0.2)
+        if sink.events:
+            break
+    (event,) = sink.events
+    assert event.fields["message"] == "Exception in thread main\n\tat a.b(C.java:1)"
+    assert event.fields["program"] == "java"
