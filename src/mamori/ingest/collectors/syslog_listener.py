@@ -24,7 +24,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from mamori.bus.base import Bus, BusError, BusFull, Message
+from mamori.bus.base import Bus, BusFull, Message
+from mamori.errors import ConfigError
 from mamori.ingest.collectors.framing import SyslogFramer
 from mamori.ingest.config import SenderRule, SyslogConfig
 from mamori.ingest.records import RawRecord
@@ -73,12 +74,16 @@ class SyslogListener:
     def _tls_context(self) -> ssl.SSLContext:
         cfg = self.config
         if cfg.tls_cert is None or cfg.tls_key is None:
-            raise BusError("syslog TLS needs tls_cert and tls_key")
+            raise ConfigError("syslog TLS needs tls_cert and tls_key")
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(cfg.tls_cert, cfg.tls_key)
+        try:
+            context.load_cert_chain(cfg.tls_cert, cfg.tls_key)
+            if cfg.tls_client_ca is not None:
+                context.load_verify_locations(cfg.tls_client_ca)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"syslog TLS certificate, key or CA cannot be loaded: {exc}") from exc
         if cfg.tls_client_ca is not None:
-            context.load_verify_locations(cfg.tls_client_ca)
             context.verify_mode = (
                 ssl.CERT_REQUIRED if cfg.tls_require_client_cert else ssl.CERT_OPTIONAL
             )
@@ -115,9 +120,12 @@ class SyslogListener:
                 self._udp = transport
                 self.udp_port = transport.get_extra_info("sockname")[1]
                 self._udp_task = asyncio.create_task(self._udp_worker(), name="syslog-udp")
+        except ConfigError:
+            await self.stop()
+            raise
         except OSError as exc:
             await self.stop()
-            raise BusError(f"syslog listener cannot bind: {exc.strerror or exc}") from exc
+            raise ConfigError(f"syslog listener cannot bind: {exc.strerror or exc}") from exc
         log.info(
             "syslog listening: udp=%s tcp=%s tls=%s", self.udp_port, self.tcp_port, self.tls_port
         )
@@ -144,7 +152,9 @@ class SyslogListener:
         self._servers.clear()
         if self._udp_task is not None:
             if self._udp_queue is not None:
-                await self._udp_queue.join()
+                # publish what was received; a bus that stays full must not block shutdown
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._udp_queue.join(), 10.0)
             self._udp_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._udp_task

@@ -308,3 +308,26 @@ async def test_octet_counted_multiline_message_stays_one_event(bus, listener):
     (event,) = sink.events
     assert event.fields["message"] == "Exception in thread main\n\tat a.b(C.java:1)"
     assert event.fields["program"] == "java"
+
+
+async def test_configuration_errors_are_clear(bus, listener, tmp_path):
+    from mamori.errors import ConfigError
+
+    taken = SyslogListener(config(udp_port=None, tcp_port=listener.tcp_port), bus)
+    with pytest.raises(ConfigError, match="cannot bind"):
+        await taken.start()
+    no_files = SyslogListener(
+        config(
+            tcp_port=None,
+            udp_port=None,
+            tls_port=0,
+            tls_cert=tmp_path / "no.pem",
+            tls_key=tmp_path / "no.key",
+        ),
+        bus,
+    )
+    with pytest.raises(ConfigError, match="cannot be loaded"):
+        await no_files.start()
+    no_key = SyslogListener(config(tcp_port=None, udp_port=None, tls_port=0), bus)
+    with pytest.raises(ConfigError, match="tls_cert and tls_key"):
+        await no_key.start()
