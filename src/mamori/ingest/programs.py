@@ -71,6 +71,29 @@ _SSHD_PATTERNS: tuple[tuple[re.Pattern[str], dict[str, Any]], ...] = (
     ),
     (
         re.compile(
+            r"^Did not receive identification string from " + _IP + r"(?: port (?P<port>\d+))?"
+        ),
+        {"event_type": "ssh_scan"},
+    ),
+    (
+        re.compile(
+            r"^(?:error: )?(?:kex_exchange_identification|banner exchange): .*?"
+            r"(?:from |Connection from )?" + _IP + r" port (?P<port>\d+)"
+        ),
+        {"event_type": "ssh_scan"},
+    ),
+    (
+        re.compile(r"^Unable to negotiate with " + _IP + r" port (?P<port>\d+)"),
+        {"event_type": "ssh_scan"},
+    ),
+    (
+        re.compile(
+            r"^Bad protocol version identification .* from " + _IP + r"(?: port (?P<port>\d+))?"
+        ),
+        {"event_type": "ssh_scan"},
+    ),
+    (
+        re.compile(
             r"^pam_unix\(sshd:session\): session (?P<state>opened|closed) for user "
             r"(?P<user>[^\s(]+)"
         ),
@@ -119,6 +142,12 @@ def sshd_fields(message: str) -> dict[str, Any]:
 
 def sudo_fields(message: str) -> dict[str, Any]:
     """``alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/id``."""
+    if "pam_unix(sudo:auth): authentication failure" in message:
+        found = re.search(r"\bruser=(\S+)", message) or _PAM_USER.search(message)
+        failure: dict[str, Any] = {"event_type": "sudo_auth", "outcome": "failure"}
+        if found:
+            failure["user"] = found.group(1)
+        return failure
     user, sep, rest = message.partition(" : ")
     if not sep or " " in user.strip():
         session = re.match(
@@ -386,6 +415,42 @@ def postfix_fields(message: str) -> dict[str, Any]:
     return out
 
 
+_SU = (
+    (
+        re.compile(
+            r"^(?:Successful su|\(to) (?:for )?(?P<target>[^\s)]+)\)? (?:by )?(?P<user>\S+)"
+        ),
+        "success",
+    ),
+    (
+        re.compile(r"^FAILED (?:su|SU) (?:for |\(to )(?P<target>[^\s)]+)\)? (?:by )?(?P<user>\S+)"),
+        "failure",
+    ),
+    (re.compile(r"^'su (?P<target>\S+)' failed for (?P<user>\S+)"), "failure"),
+    (
+        re.compile(
+            r"^pam_unix\(su(?:-l)?:auth\): authentication failure;.*?\bruser=(?P<user>\S+)"
+            r".*?\buser=(?P<target>\S+)"
+        ),
+        "failure",
+    ),
+)
+
+
+def su_fields(message: str) -> dict[str, Any]:
+    """``su`` switches of user: ``(to root) alice on pts/0``, ``FAILED su for root by bob``."""
+    for pattern, outcome in _SU:
+        m = pattern.match(message)
+        if m:
+            return {
+                "event_type": "su",
+                "outcome": outcome,
+                "user": m.group("user"),
+                "target_user": m.group("target"),
+            }
+    return {}
+
+
 def enrich(program: str | None, message: str) -> tuple[str | None, dict[str, Any]]:
     """Fields for a known program's message, with the data type they mean.
 
@@ -398,6 +463,9 @@ def enrich(program: str | None, message: str) -> tuple[str | None, dict[str, Any
     if prog == "sudo":
         fields = sudo_fields(message)
         return ("auth:sudo", fields) if fields else (None, {})
+    if prog == "su":
+        fields = su_fields(message)
+        return ("auth:su", fields) if fields else (None, {})
     if prog.startswith("postfix"):
         fields = postfix_fields(message)
         return ("mail:postfix", fields) if fields else (None, {})
@@ -418,5 +486,6 @@ __all__ = [
     "netfilter_fields",
     "postfix_fields",
     "sshd_fields",
+    "su_fields",
     "sudo_fields",
 ]

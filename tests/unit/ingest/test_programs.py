@@ -64,3 +64,49 @@ def test_sudo_session_and_apparmor_audit():
     assert data_type == "linux:auditd"
     assert fields["apparmor"] == "DENIED"
     assert fields["type"] == "1400"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Did not receive identification string from 198.51.100.4 port 40000",
+        "Unable to negotiate with 198.51.100.4 port 40000: no matching key exchange method found.",
+        "error: kex_exchange_identification: Connection closed by remote host",
+        "banner exchange: Connection from 198.51.100.4 port 40000: invalid format",
+        "Bad protocol version identification 'GET / HTTP/1.1' from 198.51.100.4 port 40000",
+    ],
+)
+def test_sshd_scanner_noise(message):
+    fields = sshd_fields(message)
+    if "198.51.100.4" in message:
+        assert fields["event_type"] == "ssh_scan" and fields["src_ip"] == "198.51.100.4"
+    else:
+        assert fields == {}
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("(to root) alice on pts/0", ("success", "alice", "root")),
+        ("Successful su for root by alice", ("success", "alice", "root")),
+        ("FAILED su for root by bob", ("failure", "bob", "root")),
+        ("'su root' failed for lonvick on /dev/pts/8", ("failure", "lonvick", "root")),
+        (
+            "pam_unix(su:auth): authentication failure; logname=bob uid=1000 euid=0 tty=pts/1 "
+            "ruser=bob rhost=  user=root",
+            ("failure", "bob", "root"),
+        ),
+    ],
+)
+def test_su(message, expected):
+    data_type, fields = enrich("su", message)
+    assert data_type == "auth:su"
+    assert (fields["outcome"], fields["user"], fields["target_user"]) == expected
+
+
+def test_sudo_pam_failure():
+    fields = sudo_fields(
+        "pam_unix(sudo:auth): authentication failure; logname=alice uid=1000 euid=0 "
+        "tty=/dev/pts/0 ruser=alice rhost=  user=alice"
+    )
+    assert fields == {"event_type": "sudo_auth", "outcome": "failure", "user": "alice"}
