@@ -116,5 +116,9 @@ class Bus(Protocol):
         """A durable consumer named ``durable`` over ``subject`` (``*``/``>`` wildcards)."""
         ...
 
+    async def delete_consumer(self, durable: str) -> bool:
+        """Forget a durable consumer, so it no longer keeps messages; True if it existed."""
+        ...
+
 
 __all__ = ["Bus", "BusError", "BusFull", "Delivery", "Message", "Subscription"]

@@ -681,6 +681,24 @@ class EmbeddedBus:
         consumer.subscriptions += 1
         return EmbeddedSubscription(self, consumer)
 
+    async def delete_consumer(self, durable: str) -> bool:
+        """Forget a durable consumer (it no longer holds spool space); True if it existed.
+
+        Raises:
+            BusError: the consumer has open subscriptions.
+        """
+        consumer = self._consumers.get(durable)
+        if consumer is not None and consumer.subscriptions > 0:
+            raise BusError(f"consumer {durable!r} still has subscriptions")
+        existed = self._states.pop(durable, None) is not None
+        if consumer is not None:
+            consumer.reader.close()
+            del self._consumers[durable]
+        with contextlib.suppress(FileNotFoundError):
+            (self.directory / "consumers" / f"{durable}.json").unlink()
+        self._delete_consumed()
+        return existed
+
     # ---- positions and clean-up ------------------------------------------------------
 
     async def _save_loop(self) -> None:

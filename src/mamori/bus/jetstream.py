@@ -249,6 +249,14 @@ class JetStreamBus:
         if info.config.ack_wait != ack_wait or info.config.max_ack_pending != max_ack_pending:
             await js.add_consumer(self.stream, config)  # updates the editable settings
 
+    async def delete_consumer(self, durable: str) -> bool:
+        """Delete a durable consumer on the server; True if it existed."""
+        js = self._context()
+        try:
+            return bool(await js.delete_consumer(self.stream, durable))
+        except NotFoundError:
+            return False
+
     async def subscribe(
         self,
         subject: str,

@@ -82,3 +82,9 @@ async def test_errors_are_clear(nats_url):
     async with JetStreamBus(nats_url, consumers={"p": "mamori.raw.>"}) as bus:
         with pytest.raises(BusError, match="exists with subject"):
             await bus.subscribe("mamori.raw.acme.>", "p")
+
+
+async def test_delete_consumer(nats_url):
+    async with JetStreamBus(nats_url, consumers={"tmp": "mamori.raw.>"}) as bus:
+        assert await bus.delete_consumer("tmp") is True
+        assert await bus.delete_consumer("tmp") is False

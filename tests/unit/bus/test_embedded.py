@@ -211,3 +211,19 @@ async def test_consumer_positions_are_plain_json(tmp_path):
         await drain(sub)
     state = json.loads((tmp_path / "consumers" / "c.json").read_text())
     assert state == {"subject": "mamori.>", "floor": 3, "acked": []}
+
+
+async def test_deleting_a_consumer_releases_its_spool(tmp_path):
+    async with EmbeddedBus(tmp_path, segment_bytes=300, fsync="never") as bus:
+        await bus.publish_many(msgs(20))
+        fast = await bus.subscribe("mamori.>", "fast")
+        slow = await bus.subscribe("mamori.>", "slow")
+        await drain(fast)
+        await bus._persist_consumers()
+        assert bus.stats()["segments"] > 1  # "slow" still holds everything
+        with pytest.raises(BusError, match="subscriptions"):
+            await bus.delete_consumer("slow")
+        await slow.close()
+        assert await bus.delete_consumer("slow") is True
+        assert await bus.delete_consumer("slow") is False
+        assert bus.stats()["segments"] == 1
