@@ -40,11 +40,6 @@ def fixture_bytes(fmt: str) -> bytes:
 
 
 @pytest.fixture
-def fixtures_dir() -> Path:
-    return FIXTURES
-
-
-@pytest.fixture
 def run() -> Any:
     """``run(name, data, **options) -> FakeSink``."""
     return run_parser
