@@ -25,20 +25,18 @@ def parse_kv(text: str, *, flags: bool = False) -> dict[str, str]:
     """
     out: dict[str, str] = {}
     for m in _PAIR.finditer(text):
-        key = m.group(1)
+        key, double, single, bare, word = m.groups()
         if key is None:
-            word = m.group(5)
             if flags and _KEY.fullmatch(word):
                 out.setdefault(word, "")
             continue
-        quoted = m.group(2) if m.group(2) is not None else m.group(3)
+        quoted = double if double is not None else single
         if quoted is not None:
-            value = _ESCAPE.sub(r"\1", quoted) if "\\" in quoted else quoted
+            out[key] = _ESCAPE.sub(r"\1", quoted) if "\\" in quoted else quoted
+        elif bare[-1:] in (",", ";") and "=" not in bare:
+            out[key] = bare[:-1]
         else:
-            value = m.group(4)
-            if value.endswith((",", ";")) and "=" not in value:
-                value = value[:-1]
-        out[key] = value
+            out[key] = bare
     return out
 
 

@@ -250,22 +250,23 @@ def audit_fields(message: str) -> tuple[dict[str, Any], datetime | None]:
         body, _, enriched = body.partition("\x1d")
     pairs = parse_kv(body)
     out: dict[str, Any] = {}
-    if m.group("type"):
-        out["type"] = m.group("type")
+    record_type = m.group("type")
+    if record_type:
+        out["type"] = record_type
     out["audit_serial"] = int(m.group("serial"))
+    execve = record_type == "EXECVE"
     for key, value in pairs.items():
         if key == "msg" and "=" in value:
             for inner_key, inner_value in parse_kv(value).items():
                 out.setdefault(inner_key, inner_value)
             continue
-        hex_encoded = key in _HEX_ALWAYS or (
-            _HEX_ARGS.match(key) is not None and m.group("type") == "EXECVE"
-        )
+        hex_encoded = key in _HEX_ALWAYS or (execve and _HEX_ARGS.match(key) is not None)
         if hex_encoded and _HEX.match(value):
             value = bytes.fromhex(value).replace(b"\x00", b" ").decode("utf-8", "replace")
         out[key] = value
-    for key, value in parse_kv(enriched).items():
-        out.setdefault(key, value)
+    if enriched:
+        for key, value in parse_kv(enriched).items():
+            out.setdefault(key, value)
     if out.get("type") == "SYSCALL" and "syscall" in out:
         number = str(out["syscall"])
         name = X86_64_SYSCALLS.get(number) if out.get("arch") == "c000003e" else None
