@@ -90,7 +90,7 @@ def ingest(
         Path | None, typer.Option("--output", "-o", help="Write events as JSON lines here.")
     ] = None,
     config_file: Annotated[
-        Path | None, typer.Option("--config", help="mamori TOML file ([mamori.ingest]).")
+        Path | None, typer.Option("--config", help="mamori TOML file (its mamori.ingest table).")
     ] = None,
     data_dir: Annotated[
         Path | None, typer.Option("--data-dir", help="Data directory (spool).")
