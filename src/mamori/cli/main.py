@@ -19,6 +19,7 @@ from mamori.errors import MamoriError
 COMMAND_MODULES: tuple[str, ...] = (
     "mamori.cli.core",
     "mamori.cli.guideline",
+    "mamori.cli.ingest",
     "mamori.cli.service",
 )
 

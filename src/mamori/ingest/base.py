@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import datetime
 from typing import BinaryIO, ClassVar
 
 from mamori.model import EventSink
@@ -25,6 +26,9 @@ class ParseContext:
     tenant: str | None = None
     host: str | None = None  # default host when the record names none
     location: str = "<stream>"  # file name or peer address, for quarantine reasons
+    # when the record arrived (or the file's mtime): the timestamp of a record that names
+    # none, and the reference for formats without a year (RFC 3164 syslog)
+    received_at: datetime | None = None
 
 
 class Parser(ABC):

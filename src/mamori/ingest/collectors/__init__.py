@@ -1,0 +1,1 @@
+"""Collectors: services that receive logs and queue them durably on the bus."""

@@ -1,0 +1,112 @@
+import asyncio
+import gzip
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from mamori.bus.embedded import EmbeddedBus
+from mamori.cli.main import app
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "logs"
+runner = CliRunner()
+
+
+def test_parsers_are_listed():
+    result = runner.invoke(app, ["ingest", "parsers"])
+    assert result.exit_code == 0, result.output
+    for name in ("syslog", "postfix", "web_access", "json_lines"):
+        assert name in result.output
+
+
+def test_directory_import_to_jsonl_with_auto_detection(tmp_path):
+    out = tmp_path / "events.jsonl"
+    result = runner.invoke(app, ["ingest", str(FIXTURES), "--tenant", "acme", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(events) == 45
+    assert {e["tenant"] for e in events} == {"acme"}
+    assert {e["source"] for e in events} == {
+        "auditd",
+        "json_lines",
+        "netfilter",
+        "postfix",
+        "squid",
+        "syslog",
+        "utm_kv",
+        "web_access",
+    }
+    assert "45" in result.output
+    again = tmp_path / "again.jsonl"
+    runner.invoke(app, ["ingest", str(FIXTURES), "--tenant", "acme", "-o", str(again)])
+    assert [json.loads(x)["event_id"] for x in again.read_text().splitlines()] == [
+        e["event_id"] for e in events
+    ]  # a re-import gives the same ids
+
+
+def test_gzip_file_with_named_source_and_quarantine_file(tmp_path):
+    log = tmp_path / "mixed.log.gz"
+    log.write_bytes(
+        gzip.compress(
+            b"Nov 25 10:00:00 h sshd[1]: Accepted password for a from "
+            b"10.0.0.1 port 22 ssh2\n<999>broken\n"
+        )
+    )
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["ingest", str(log), "-s", "syslog", "-t", "acme", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    (event,) = [json.loads(x) for x in out.read_text().splitlines()]
+    assert event["user"] == "a" and event["src_ip"] == "10.0.0.1"
+    (q,) = [
+        json.loads(x) for x in (tmp_path / "out.jsonl.quarantine.jsonl").read_text().splitlines()
+    ]
+    assert q["reason"] == "invalid syslog priority <999>"
+    assert q["raw"] == "<999>broken"
+    assert q["location"].endswith("mixed.log.gz:2")
+
+
+def test_unrecognised_and_corrupt_files_are_reported_not_fatal(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "blob.bin").write_bytes(b"\x00\x01\x02\x03 binary")
+    (tmp_path / "in" / "bad.gz").write_bytes(b"not gzip at all")
+    (tmp_path / "in" / "ok.log").write_bytes(b"Nov 25 10:00:00 h app: fine\n")
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["ingest", str(tmp_path / "in"), "-t", "acme", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert len(out.read_text().splitlines()) == 1
+    reasons = [
+        json.loads(x)["reason"]
+        for x in (tmp_path / "out.jsonl.quarantine.jsonl").read_text().splitlines()
+    ]
+    assert len(reasons) == 2 and all(r.startswith("file not imported") for r in reasons)
+
+
+def test_default_goes_to_the_spool_via_the_bus(tmp_path):
+    data_dir = tmp_path / "var"
+    result = runner.invoke(
+        app, ["ingest", str(FIXTURES / "squid"), "-t", "acme", "--data-dir", str(data_dir)]
+    )
+    assert result.exit_code == 0, result.output
+
+    async def read_back():
+        async with EmbeddedBus(data_dir / "spool") as bus:
+            sub = await bus.subscribe("mamori.events.>", "store")
+            batch = await sub.fetch(100, timeout=1)
+            return [json.loads(d.message.data) for d in batch], [d.message.subject for d in batch]
+
+    events, subjects = asyncio.run(read_back())
+    assert len(events) == 4
+    assert set(subjects) == {"mamori.events.acme.squid"}
+    assert events[0]["cs-method"] == "GET"
+
+
+def test_errors_are_one_line(tmp_path):
+    result = runner.invoke(app, ["ingest", str(tmp_path / "missing.log"), "-t", "a"])
+    assert result.exit_code == 1
+    assert "does not exist" in result.output
+    result = runner.invoke(
+        app, ["ingest", str(FIXTURES), "-t", "a", "-s", "nope", "-o", str(tmp_path / "x")]
+    )
+    assert result.exit_code == 1 and "unknown source 'nope'" in result.output
+    result = runner.invoke(app, ["ingest", str(FIXTURES)])
+    assert result.exit_code == 2 and "--tenant" in result.output
