@@ -437,6 +437,30 @@ class IncidentService:
                 continue
         raise ConflictError(f"incident {incident_id} is too busy to record {kind}; retry")
 
+    def flag_sla_breach(self, incident_id: str, clock: str, actor: Actor, **detail: object) -> bool:
+        """Mark an SLA clock breached (once); False when it was already flagged."""
+        flagged: list[bool] = []
+
+        def apply(incident: Incident, now: datetime) -> None:
+            if clock in incident.sla_breaches:
+                flagged.append(False)
+                return
+            incident.sla_breaches.append(clock)
+            label = {"ack": "受付", "respond": "対応"}.get(clock, clock)
+            incident.record(
+                now, "sla_breach", actor.name, f"SLA違反: {label}期限超過", clock=clock, **detail
+            )
+            flagged.append(True)
+
+        for _ in range(5):
+            flagged.clear()
+            try:
+                self._change(incident_id, actor, None, apply, kind="sla_breach", staff_only=False)
+                return flagged[0]
+            except ConflictError:
+                continue
+        raise ConflictError(f"incident {incident_id} is too busy to flag the SLA breach; retry")
+
     # -- merge / split / link -----------------------------------------------------------
     def merge(
         self,
