@@ -437,6 +437,17 @@ class IncidentService:
                 continue
         raise ConflictError(f"incident {incident_id} is too busy to record {kind}; retry")
 
+    def set_personal_data(self, incident_id: str, flag: bool, actor: Actor) -> Incident:
+        """Mark (or unmark) the incident as possibly involving personal data."""
+
+        def apply(incident: Incident, now: datetime) -> None:
+            incident.personal_data = flag
+            incident.record(
+                now, "personal_data", actor.name, "個人情報フラグ " + ("ON" if flag else "OFF")
+            )
+
+        return self._change(incident_id, actor, None, apply, kind="personal_data")
+
     def flag_sla_breach(self, incident_id: str, clock: str, actor: Actor, **detail: object) -> bool:
         """Mark an SLA clock breached (once); False when it was already flagged."""
         flagged: list[bool] = []

@@ -212,7 +212,7 @@ class Incident:
     personal_data: bool = False
 
     def record(
-        self, at: datetime, kind: str, actor: str, summary: str, **detail: Any
+        self, at: datetime, kind: str, actor: str, summary: str, /, **detail: Any
     ) -> TimelineEntry:
         entry = TimelineEntry(at=at, kind=kind, actor=actor, summary=summary, detail=detail)
         self.timeline.append(entry)
