@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from mamori.hooks import Dispatcher
+from mamori.hooks import Dispatcher, Hook
 from mamori.model import Alert, utc
 from mamori.respond.clock import Clock, system_clock
 from mamori.respond.dedup import Deduplicator
@@ -94,6 +94,14 @@ class AlertIntake:
         return IntakeResult(status="rejected", reason=reason)
 
     def submit(self, alert: Alert) -> IntakeResult:
+        """Take one alert. Hooks are emitted after the intake lock is released."""
+        hooks: list[Hook] = []
+        result = self._submit(alert, hooks)
+        for hook in hooks:
+            self.dispatcher.emit(hook)
+        return result
+
+    def _submit(self, alert: Alert, hooks: list[Hook]) -> IntakeResult:
         with self._lock:
             self.stats.received += 1
             tenant = alert.tenant
@@ -135,9 +143,9 @@ class AlertIntake:
                 unknown_host=bool(host) and not self.directory.has_host(tenant, host or ""),
             )
             self.dedup.remember(key, record.id, ts)
-            return self._group(record)
+            return self._group(record, hooks)
 
-    def _group(self, record: AlertRecord) -> IntakeResult:
+    def _group(self, record: AlertRecord, hooks: list[Hook]) -> IntakeResult:
         now = self.clock()
         tactics = record.sample.attack_tactics
         for _ in range(5):
@@ -161,7 +169,7 @@ class AlertIntake:
                 incident.id, record.tenant, record.host, record.user, tactics, record.first_seen
             )
             self.stats.grouped += 1
-            self.dispatcher.emit(AlertGrouped(incident=incident, alert=record))
+            hooks.append(AlertGrouped(incident=incident, alert=record))
             return IntakeResult(
                 status="grouped", alert_id=record.id, incident_id=incident.id, count=1
             )
@@ -189,7 +197,7 @@ class AlertIntake:
             incident.id, record.tenant, record.host, record.user, tactics, record.first_seen
         )
         self.stats.incidents_opened += 1
-        self.dispatcher.emit(IncidentOpened(incident=incident, alert=record))
+        hooks.append(IncidentOpened(incident=incident, alert=record))
         return IntakeResult(
             status="new_incident", alert_id=record.id, incident_id=incident.id, count=1
         )
