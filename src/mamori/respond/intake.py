@@ -113,17 +113,10 @@ class AlertIntake:
             key = self.dedup.key(alert)
             existing = self.dedup.lookup(key, ts)
             if existing is not None:
-                record = self.alerts.get(existing)
-                record.count += 1
-                record.last_seen = max(record.last_seen, ts)
-                record.first_seen = min(record.first_seen, ts)
-                self.alerts.save(record)
+                count, incident_id = self.alerts.fold(existing, ts)
                 self.stats.duplicates += 1
                 return IntakeResult(
-                    status="duplicate",
-                    alert_id=record.id,
-                    incident_id=record.incident_id,
-                    count=record.count,
+                    status="duplicate", alert_id=existing, incident_id=incident_id, count=count
                 )
             host = alert.host.lower() if alert.host else None
             record = AlertRecord(

@@ -12,6 +12,7 @@ import builtins
 import copy
 import threading
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from mamori.errors import DuplicateError, NotFoundError
@@ -47,6 +48,12 @@ class AlertRepo(Protocol):
 
     def save(self, record: AlertRecord) -> None: ...
 
+    def fold(self, alert_id: str, ts: datetime) -> tuple[int, str | None]:
+        """Count one more duplicate (``count + 1``, widen first/last seen) in one step.
+
+        Returns the new count and the record's incident id. Raises NotFoundError.
+        """
+
     def list(self, *, tenant: str | None = None) -> list[AlertRecord]: ...
 
     def reject(self, item: RejectedAlert) -> None:
@@ -64,6 +71,28 @@ class TenantDirectory(Protocol):
     def has_host(self, tenant: str, host: str) -> bool: ...
 
 
+def copy_incident(incident: Incident) -> Incident:
+    """An independent copy: lists are copied; their items are immutable except tasks."""
+    out = copy.copy(incident)
+    for name in (
+        "alert_ids",
+        "hosts",
+        "users",
+        "tactics",
+        "rule_ids",
+        "tags",
+        "observables",
+        "comments",
+        "attachments",
+        "timeline",
+        "links",
+        "sla_breaches",
+    ):
+        setattr(out, name, list(getattr(incident, name)))
+    out.tasks = [copy.copy(t) for t in incident.tasks]
+    return out
+
+
 class MemoryIncidentRepo:
     def __init__(self) -> None:
         self._items: dict[str, Incident] = {}
@@ -74,12 +103,12 @@ class MemoryIncidentRepo:
             if incident.id in self._items:
                 raise DuplicateError(f"incident {incident.id} already exists")
             incident.version = 1
-            self._items[incident.id] = copy.deepcopy(incident)
+            self._items[incident.id] = copy_incident(incident)
 
     def get(self, incident_id: str) -> Incident:
         with self._lock:
             try:
-                return copy.deepcopy(self._items[incident_id])
+                return copy_incident(self._items[incident_id])
             except KeyError:
                 raise NotFoundError(f"incident {incident_id} not found") from None
 
@@ -94,13 +123,13 @@ class MemoryIncidentRepo:
                     f"(version {stored.version}, yours {incident.version}); reload and retry"
                 )
             incident.version += 1
-            self._items[incident.id] = copy.deepcopy(incident)
+            self._items[incident.id] = copy_incident(incident)
 
     def list(self, *, tenant: str | None = None, open_only: bool = False) -> list[Incident]:
         with self._lock:
             items: Iterable[Incident] = self._items.values()
             out = [
-                copy.deepcopy(i)
+                copy_incident(i)
                 for i in items
                 if (tenant is None or i.tenant == tenant)
                 and (not open_only or (i.status.is_open and i.merged_into is None))
@@ -132,6 +161,18 @@ class MemoryAlertRepo:
             if record.id not in self._items:
                 raise NotFoundError(f"alert {record.id} not found")
             self._items[record.id] = copy.copy(record)
+
+    def fold(self, alert_id: str, ts: datetime) -> tuple[int, str | None]:
+        with self._lock:
+            record = self._items.get(alert_id)
+            if record is None:
+                raise NotFoundError(f"alert {alert_id} not found")
+            record.count += 1
+            if ts > record.last_seen:
+                record.last_seen = ts
+            elif ts < record.first_seen:
+                record.first_seen = ts
+            return record.count, record.incident_id
 
     def list(self, *, tenant: str | None = None) -> list[AlertRecord]:
         with self._lock:
@@ -171,4 +212,5 @@ __all__ = [
     "MemoryIncidentRepo",
     "MemoryTenantDirectory",
     "TenantDirectory",
+    "copy_incident",
 ]

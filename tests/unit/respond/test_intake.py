@@ -89,3 +89,11 @@ def test_closed_incident_does_not_collect_new_alerts(env, analyst):
     b = env.intake.submit(make_alert("r-2"))
     assert b.status == "new_incident"
     assert b.incident_id != a.incident_id
+
+
+def test_out_of_order_duplicate_widens_first_seen(env):
+    a = env.intake.submit(make_alert(ts=T0 + timedelta(seconds=30)))
+    b = env.intake.submit(make_alert(ts=T0))
+    assert b.status == "duplicate" and b.count == 2 and b.incident_id == a.incident_id
+    record = env.alerts.get(a.alert_id)
+    assert record.first_seen == T0 and record.last_seen == T0 + timedelta(seconds=30)
