@@ -46,7 +46,9 @@ TACTICS = [
 ]
 
 
-def alert(i: int, *, rule: int, host: int, tenant: int, ms: int, level: str = "high") -> Alert:
+def alert(
+    i: int, *, rule: int, host: int, tenant: int, ms: int, level: str = "high", user: str = ""
+) -> Alert:
     return Alert(
         rule_id=f"rule-{rule}",
         rule_title=f"Rule {rule}",
@@ -57,7 +59,7 @@ def alert(i: int, *, rule: int, host: int, tenant: int, ms: int, level: str = "h
         host=f"host-{host}",
         event={
             "Image": f"C:\\bin\\tool{rule}.exe",
-            "User": f"CORP\\user{host % 50}",
+            "User": user or f"CORP\\user{host % 50}",
             "DestinationIp": f"10.0.{host % 250}.{rule % 250}",
             "n": i,
         },
@@ -146,7 +148,7 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def part2(incidents: int, background: int) -> None:
+def part2(incidents: int, background: int, rate: float) -> None:
     sink = Sink()
     port = free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
@@ -162,6 +164,7 @@ def part2(incidents: int, background: int) -> None:
         soc=TenantChannels(channels={"soc": [mail]}),
         tenants={f"t{i}": TenantChannels(channels={"customer": [customer]}) for i in range(10)},
         backoff=(0.1, 0.2),
+        background=True,
     )
     stored: dict[str, float] = {}
     repo = respond.service.incidents
@@ -181,8 +184,9 @@ def part2(incidents: int, background: int) -> None:
             if item is None:
                 return
             t_put, payload = item
-            res = respond.intake.submit_dict(json.loads(payload))
-            if res.status == "new_incident":
+            data = json.loads(payload)
+            res = respond.intake.submit_dict(data)
+            if res.status == "new_incident" and data["level"] == "critical":
                 results.append((t_put, res.incident_id))
 
     thread = threading.Thread(target=worker)
@@ -194,12 +198,19 @@ def part2(incidents: int, background: int) -> None:
             a = alert(0, rule=1, host=0, tenant=0, ms=i, level="low")
             bus.put((time.perf_counter(), json.dumps(a.to_dict()).encode()))
         a = alert(
-            i, rule=rnd.randrange(100), host=10_000 + i, tenant=i % 10, ms=i, level="critical"
+            i,
+            rule=rnd.randrange(100),
+            host=10_000 + i,
+            tenant=i % 10,
+            ms=i,
+            level="critical",
+            user=f"CORP\\victim{i}",
         )
         bus.put((time.perf_counter(), json.dumps(a.to_dict()).encode()))
-        time.sleep(0.01)
+        time.sleep(1.0 / rate)
     bus.put(None)
     thread.join()
+    respond.drain()
     deadline = time.time() + 10
     while time.time() < deadline and len([1 for _, iid in results if iid in sink.first]) < len(
         results
@@ -212,7 +223,7 @@ def part2(incidents: int, background: int) -> None:
     print("2. latency, wired response area, default playbooks, e-mail to local aiosmtpd sink")
     print(
         f"   {len(results)} critical incidents, "
-        f"{background} duplicate alert(s) before each on the queue"
+        f"{background} duplicate alert(s) before each on the queue, {rate:g} incidents/s"
     )
     for name, vals in (
         ("queue → incident stored", to_incident),
@@ -235,11 +246,12 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=200_000)
     parser.add_argument("--incidents", type=int, default=300)
     parser.add_argument("--background", type=int, default=5)
+    parser.add_argument("--rate", type=float, default=10.0, help="new incidents per second")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     print(f"cpus: {os.cpu_count()}")
     part1(args.alerts)
-    part2(args.incidents, args.background)
+    part2(args.incidents, args.background, args.rate)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ incidents of a repository after a restart.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -72,6 +73,8 @@ class Grouper:
         self.max_incidents = max_incidents
         self._open: OrderedDict[str, _Open] = OrderedDict()
         self._by_key: dict[tuple[str, str, str], str] = {}
+        # the intake and analysts' changes (merge, split, close) update the index concurrently
+        self._lock = threading.RLock()
 
     def __len__(self) -> int:
         return len(self._open)
@@ -93,8 +96,12 @@ class Grouper:
         tactics: Iterable[str],
         ts: datetime,
     ) -> str | None:
-        ts = utc(ts)
-        tactics = list(tactics)
+        with self._lock:
+            return self._find(tenant, host, user, list(tactics), utc(ts))
+
+    def _find(
+        self, tenant: str, host: str | None, user: str | None, tactics: list[str], ts: datetime
+    ) -> str | None:
         best: _Open | None = None
         for key in self._keys(tenant, host, user):
             incident_id = self._by_key.get(key)
@@ -118,7 +125,18 @@ class Grouper:
         tactics: Iterable[str],
         ts: datetime,
     ) -> None:
-        ts = utc(ts)
+        with self._lock:
+            self._remember(incident_id, tenant, host, user, tactics, utc(ts))
+
+    def _remember(
+        self,
+        incident_id: str,
+        tenant: str,
+        host: str | None,
+        user: str | None,
+        tactics: Iterable[str],
+        ts: datetime,
+    ) -> None:
         item = self._open.get(incident_id)
         if item is None:
             item = _Open(incident_id, tenant, ts)
@@ -131,9 +149,13 @@ class Grouper:
         self._open.move_to_end(incident_id)
         while len(self._open) > self.max_incidents:
             oldest, _ = next(iter(self._open.items()))
-            self.forget(oldest)
+            self._forget(oldest)
 
     def forget(self, incident_id: str) -> None:
+        with self._lock:
+            self._forget(incident_id)
+
+    def _forget(self, incident_id: str) -> None:
         item = self._open.pop(incident_id, None)
         if item is None:
             return
@@ -143,22 +165,28 @@ class Grouper:
 
     def remember_incident(self, incident: Incident) -> None:
         """Index every host and user of an (open) incident."""
+        with self._lock:
+            self._remember_incident(incident)
+
+    def _remember_incident(self, incident: Incident) -> None:
         ts = incident.last_alert_at or incident.created_at
-        self.forget(incident.id)
+        self._forget(incident.id)
         if not incident.status.is_open or incident.merged_into:
             return
+        ts = utc(ts)
         for host in incident.hosts:
-            self.remember(incident.id, incident.tenant, host, None, incident.tactics, ts)
+            self._remember(incident.id, incident.tenant, host, None, incident.tactics, ts)
         for user in incident.users:
-            self.remember(incident.id, incident.tenant, None, user, incident.tactics, ts)
+            self._remember(incident.id, incident.tenant, None, user, incident.tactics, ts)
         if not incident.hosts and not incident.users:
-            self.remember(incident.id, incident.tenant, None, None, incident.tactics, ts)
+            self._remember(incident.id, incident.tenant, None, None, incident.tactics, ts)
 
     def rebuild(self, incidents: Iterable[Incident]) -> None:
-        self._open.clear()
-        self._by_key.clear()
-        for incident in sorted(incidents, key=lambda i: i.last_alert_at or i.created_at):
-            self.remember_incident(incident)
+        with self._lock:
+            self._open.clear()
+            self._by_key.clear()
+            for incident in sorted(incidents, key=lambda i: i.last_alert_at or i.created_at):
+                self._remember_incident(incident)
 
 
 __all__ = ["TACTIC_ORDER", "Grouper", "chain_fits", "normalise_tactics"]

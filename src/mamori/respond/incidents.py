@@ -9,8 +9,11 @@ nothing is half-written.
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from mamori.errors import NotFoundError, PermissionDeniedError, ValidationError
@@ -62,6 +65,41 @@ class MemoryBlobStore:
             return self._blobs[sha256]
         except KeyError:
             raise NotFoundError(f"no blob {sha256}") from None
+
+
+class FileBlobStore:
+    """Content-addressed files under ``root`` (``ab/cd/abcd…``), written atomically."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, sha256: str) -> Path:
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise NotFoundError(f"no blob {sha256}")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def put(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        path = self._path(digest)
+        if path.exists():
+            return digest
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        return digest
+
+    def get(self, sha256: str) -> bytes:
+        try:
+            data = self._path(sha256).read_bytes()
+        except FileNotFoundError:
+            raise NotFoundError(f"no blob {sha256}") from None
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise ValidationError(f"blob {sha256} is corrupt (hash mismatch)")
+        return data
 
 
 def apply_alert(
@@ -611,6 +649,7 @@ class IncidentService:
 
 __all__ = [
     "BlobStore",
+    "FileBlobStore",
     "IncidentService",
     "MemoryBlobStore",
     "apply_alert",

@@ -8,13 +8,14 @@ periodic job (SLA breaches, page escalation, breach-report reminders, command ex
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from mamori.hooks import Dispatcher
+from mamori.hooks import Dispatcher, Hook
 from mamori.model import Severity
 from mamori.respond.actions import ActionDeps
 from mamori.respond.blocklist import MemoryBlocklist
@@ -28,6 +29,7 @@ from mamori.respond.breach import (
 from mamori.respond.clock import Clock, system_clock
 from mamori.respond.commands import MemoryCommandQueue
 from mamori.respond.dedup import Deduplicator
+from mamori.respond.events import AlertGrouped, IncidentChanged, IncidentOpened
 from mamori.respond.grouping import Grouper
 from mamori.respond.incidents import BlobStore, IncidentService
 from mamori.respond.intake import AlertIntake
@@ -83,10 +85,19 @@ class Respond:
         page_severities: Iterable[Severity] = (Severity.CRITICAL,),
         escalate_after: timedelta = timedelta(minutes=10),
         base_url: str = "",
+        background: bool = False,
         clock: Clock = system_clock,
     ) -> None:
         self.clock = clock
         self.dispatcher = Dispatcher()
+        # with ``background`` the reactions (playbooks, paging) run on one worker thread in
+        # hook order, so a slow mail server never holds up the alert intake
+        self.reactions = Dispatcher() if background else self.dispatcher
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        if background:
+            self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="respond")
+            for hook_type in (IncidentOpened, AlertGrouped, IncidentChanged):
+                self.dispatcher.subscribe(hook_type, self._hand_over)
         self.contracts = dict(contracts or {})
         self.tenants = dict(tenants or {})
         self.soc = soc or TenantChannels()
@@ -125,7 +136,7 @@ class Respond:
             notify=self.notify,
             clock=clock,
         )
-        self.playbooks.subscribe(self.dispatcher)
+        self.playbooks.subscribe(self.reactions)
         self.pager: Pager | None = None
         if rota is not None:
             self.pager = Pager(
@@ -136,7 +147,7 @@ class Respond:
                 escalate_after=escalate_after,
                 severities=page_severities,
             )
-            self.pager.subscribe(self.dispatcher)
+            self.pager.subscribe(self.reactions)
         self.sla = SlaMonitor(
             service=self.service, contracts=self.contracts, escalate=self._escalate, clock=clock
         )
@@ -144,7 +155,18 @@ class Respond:
             repo=breach_repo or MemoryBreachRepo(), incidents=self.service, clock=clock
         )
 
+    def _hand_over(self, hook: Hook) -> None:
+        assert self._pool is not None  # noqa: S101 - subscribed only with a pool
+        self._pool.submit(self.reactions.emit, hook)
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Wait until every reaction handed over so far has run (background mode)."""
+        if self._pool is not None:
+            self._pool.submit(lambda: None).result(timeout=timeout)
+
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         self.runner.close()
 
     # -- notifications ---------------------------------------------------------------
