@@ -88,3 +88,27 @@ def test_customer_webhook_failure_is_visible(respond, http_receiver):
         e.summary for e in r.service.incidents.get(iid).timeline if e.kind == "notification"
     ]
     assert any("送信失敗（3 回試行）" in s and "HTTP 500" in s for s in summaries)
+
+
+def test_background_reactions_do_not_block_intake(smtp_sink):
+    mail = EmailNotifier(
+        host=smtp_sink.host, port=smtp_sink.port, sender="s@x.example", to=("soc@x.example",)
+    )
+    r = Respond(
+        directory=MemoryTenantDirectory({"acme": None}),
+        soc=TenantChannels(channels={"soc": [mail]}),
+        background=True,
+        backoff=(),
+    )
+    try:
+        iid = r.intake.submit(make_alert(level="critical")).incident_id
+        r.drain()
+        assert [m["X-Mamori-Incident"] for m in smtp_sink.messages] == [iid]
+        assert r.tick() == {
+            "sla_breaches": 0,
+            "pages_escalated": 0,
+            "breach_reminders": 0,
+            "commands_expired": 0,
+        }
+    finally:
+        r.close()

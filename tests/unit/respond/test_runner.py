@@ -247,3 +247,43 @@ def test_notify_action_failure_visible(env, deps, incident_id, analyst):
         assert "ConnectionRefusedError" in rec.message
     finally:
         r.close()
+
+
+def test_block_indicator_explicit_values(runner, deps, incident_id, analyst):
+    rec = runner.request(
+        incident_id,
+        "block_indicator",
+        {"kind": "domain", "values": ["bad.example", "not a domain"]},
+        analyst,
+    )
+    assert rec.status is ActionStatus.SUCCEEDED
+    assert rec.detail["added"] == ["domain:bad.example"] and len(rec.detail["invalid"]) == 1
+    rec = runner.request(incident_id, "block_indicator", {"values": "x"}, analyst)
+    assert rec.status is ActionStatus.FAILED and "need a kind" in rec.message
+    rec = runner.request(
+        incident_id, "block_indicator", {"kind": "ip", "values": "999.1.1.1"}, analyst
+    )
+    assert rec.status is ActionStatus.FAILED and "not an IP" in rec.message
+    rec = runner.request(incident_id, "block_indicator", {"from_observables": ["user"]}, analyst)
+    assert (
+        rec.status is ActionStatus.FAILED
+        and "cannot block observables of kind 'user'" in rec.message
+    )
+    rec = runner.request(incident_id, "block_indicator", {}, analyst)
+    assert rec.status is ActionStatus.FAILED and "nothing to block" in rec.message
+
+
+def test_release_host_rolls_back_to_isolation(runner, deps, incident_id, analyst, env):
+    rec = runner.request(incident_id, "release_host", {}, analyst, approval="auto")
+    assert rec.status is ActionStatus.SUCCEEDED
+    runner.rollback(rec.id, analyst)
+    kinds = [c.kind for c in deps.commands.pending("acme", "pc-01", env.clock())]
+    assert kinds == [CommandKind.RELEASE_HOST, CommandKind.ISOLATE_HOST]
+    kill = runner.request(
+        incident_id, "kill_process", {"image": "C:\\evil.exe"}, analyst, approval="auto"
+    )
+    assert kill.status is ActionStatus.SUCCEEDED
+    with pytest.raises(ValidationError, match="cannot be rolled back"):
+        runner.rollback(kill.id, analyst)
+    bad = runner.request(incident_id, "kill_process", {}, analyst, approval="auto")
+    assert "needs a pid or an image" in bad.message
