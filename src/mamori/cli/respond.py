@@ -9,10 +9,24 @@ import typer
 
 from mamori.respond.playbooks import default_playbooks, load_file
 from mamori.respond.playbooks.loader import validate
+from mamori.respond.sla import load_contracts
 
 respond_app = typer.Typer(help="Response: playbooks and incidents.", no_args_is_help=True)
 playbooks_app = typer.Typer(help="Playbooks (YAML).", no_args_is_help=True)
 respond_app.add_typer(playbooks_app, name="playbooks")
+sla_app = typer.Typer(help="SLA contracts.", no_args_is_help=True)
+respond_app.add_typer(sla_app, name="sla")
+
+
+@sla_app.command("validate")
+def sla_validate_cmd(
+    file: Annotated[Path, typer.Argument(help="SLA contracts YAML file.")],
+) -> None:
+    """Check an SLA contracts file and print each tenant's targets."""
+    for tenant, contract in sorted(load_contracts(file).items()):
+        ack = ", ".join(f"{s.value} {d}" for s, d in contract.ack.items()) or "-"
+        resp = ", ".join(f"{s.value} {d}" for s, d in contract.respond.items()) or "-"
+        typer.echo(f"{tenant}\t{contract.calendar.name}\tack: {ack}\trespond: {resp}")
 
 
 @playbooks_app.command("validate")

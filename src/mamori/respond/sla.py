@@ -14,12 +14,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from importlib import resources
+from pathlib import Path
 from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 import yaml
 
-from mamori.errors import ValidationError
+from mamori.errors import ConfigError, ValidationError
 from mamori.model import Severity, utc
 from mamori.respond.models import Incident, IncidentStatus
 
@@ -216,6 +217,34 @@ class SlaContract:
             respond=targets("respond"),
             escalate_to=tuple(data.get("escalate_to") or ()),
         )
+
+
+def load_contracts(path: Path) -> dict[str, SlaContract]:
+    """Read ``{tenants: [{tenant: ..., calendar: ..., ack: {...}, ...}, ...]}`` from YAML.
+
+    Raises:
+        ConfigError: unreadable file or invalid YAML, or a contract that does not validate
+            (the message names the file and the tenant).
+    """
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read SLA contracts {path}: {exc}") from None
+    items = data.get("tenants", []) if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise ConfigError(f"{path}: expected a list of tenant contracts under 'tenants'")
+    out: dict[str, SlaContract] = {}
+    for i, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise ConfigError(f"{path}: contract {i} is not a mapping")
+        try:
+            contract = SlaContract.from_dict(item)
+        except ValidationError as exc:
+            raise ConfigError(f"{path}: contract {i} ({item.get('tenant', '?')}): {exc}") from None
+        if contract.tenant in out:
+            raise ConfigError(f"{path}: tenant {contract.tenant} has two contracts")
+        out[contract.tenant] = contract
+    return out
 
 
 ClockKind = Literal["ack", "respond"]
@@ -420,6 +449,7 @@ __all__ = [
     "acknowledged_at",
     "clocks",
     "default_jp_holidays",
+    "load_contracts",
     "month_bounds",
     "monthly_metrics",
     "parse_duration",

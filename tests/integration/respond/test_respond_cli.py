@@ -30,3 +30,31 @@ def test_list_defaults():
     result = CliRunner().invoke(app, ["respond", "playbooks", "list"])
     assert result.exit_code == 0
     assert "c2-block" in result.output and "block_indicator" in result.output
+
+
+def test_sla_validate(tmp_path):
+    good = tmp_path / "sla.yaml"
+    good.write_text(
+        "tenants:\n"
+        "  - {tenant: acme, calendar: business_hours, ack: {critical: 15m, high: 60m},\n"
+        "     respond: {critical: 38m}}\n"
+        "  - {tenant: beta, calendar: 24x7, ack: {critical: 5m}}\n",
+        encoding="utf-8",
+    )
+    res = CliRunner().invoke(app, ["respond", "sla", "validate", str(good)])
+    assert res.exit_code == 0, res.output
+    assert "acme\tbusiness_hours\tack: critical 0:15:00, high 1:00:00" in res.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tenants:\n  - {tenant: acme, ack: {critical: soon}}\n", encoding="utf-8")
+    res = subprocess.run(
+        [sys.executable, "-m", "mamori", "respond", "sla", "validate", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 1
+    assert "contract 1 (acme): not a duration: 'soon'" in res.stderr
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("- {tenant: a}\n- {tenant: a}\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["respond", "sla", "validate", str(dup)])
+    assert res.exit_code != 0
