@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from mamori.errors import NotFoundError, PermissionDeniedError, ValidationError
-from mamori.hooks import Dispatcher
+from mamori.hooks import AuditRecorded, Dispatcher
 from mamori.model import Severity
 from mamori.respond.clock import Clock, system_clock
 from mamori.respond.errors import ConflictError, InvalidTransitionError
@@ -233,6 +233,19 @@ class IncidentService:
             self.grouper.remember_incident(incident)
         if self.dispatcher is not None:
             self.dispatcher.emit(IncidentChanged(incident=incident, kind=kind, actor=actor.name))
+            last = incident.timeline[-1] if incident.timeline else None
+            self.dispatcher.emit(
+                AuditRecorded(
+                    action=f"incident.{kind}",
+                    actor=actor.name,
+                    tenant=incident.tenant,
+                    detail={
+                        "incident_id": incident.id,
+                        "version": incident.version,
+                        "summary": last.summary if last else "",
+                    },
+                )
+            )
         return incident
 
     def transition(

@@ -7,13 +7,16 @@ Per kind and language three files in ``templates/<lang>/``: ``<kind>.subject.j2`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 
 from mamori.errors import NotFoundError
 from mamori.respond.notify.base import Notification
 
+JST = ZoneInfo("Asia/Tokyo")
 LANGUAGES = ("ja", "en")
 KINDS = ("incident_opened", "sla_breach", "page", "breach_reminder")
 
@@ -24,6 +27,19 @@ _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     keep_trailing_newline=False,
 )
+
+
+def _local(value: datetime | None, lang: str = "ja") -> str:
+    """Timestamps for people: JST in Japanese, UTC and JST in English."""
+    if value is None:
+        return "-"
+    local = value.astimezone(JST).strftime("%Y-%m-%d %H:%M JST")
+    if lang == "ja":
+        return local
+    return f"{value.astimezone(UTC).strftime('%Y-%m-%d %H:%M UTC')} ({local})"
+
+
+_ENV.filters["local"] = _local
 
 
 @dataclass(frozen=True, slots=True)

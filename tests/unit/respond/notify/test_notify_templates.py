@@ -76,3 +76,22 @@ def test_notification_builder(env):
         incident_id=inc.id,
     )
     assert n.to == ("soc@example.jp",) and n.incident_id == inc.id and n.html
+
+
+def test_times_shown_in_jst(env):
+    inc = _incident(env)
+    ja = render("incident_opened", "ja", {"tenant": "t", "incident": inc, "url": None})
+    assert "2026-03-02 10:00 JST" in ja.text and "2026-03-02 10:00 JST" in ja.html
+    en = render("incident_opened", "en", {"tenant": "t", "incident": inc, "url": None})
+    assert "2026-03-02 01:00 UTC (2026-03-02 10:00 JST)" in en.text
+
+
+def test_audit_hook_on_every_change(env, analyst):
+    from mamori.hooks import AuditRecorded
+
+    seen = []
+    env.dispatcher.subscribe(AuditRecorded, seen.append)
+    inc = _incident(env)
+    env.service.acknowledge(inc.id, analyst)
+    assert seen[-1].action == "incident.status" and seen[-1].actor == "sato"
+    assert seen[-1].tenant == "acme" and seen[-1].detail["incident_id"] == inc.id
