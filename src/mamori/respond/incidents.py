@@ -546,29 +546,27 @@ class IncidentService:
                 )
             if s.merged_into:
                 raise ValidationError(f"incident {s.id} was already merged into {s.merged_into}")
-        now = self.clock()
-        for s in sources:
-            s.merged_into = target_id
-            s.record(now, "merged", actor.name, f"{target_id} に統合", into=target_id)
-            self.incidents.save(s)
-            if self.grouper is not None:
-                self.grouper.forget(s.id)
+        if expected_version is not None and target.version != expected_version:
+            raise ConflictError(
+                f"incident {target_id} was changed by someone else "
+                f"(version {target.version}, yours {expected_version}); reload and retry"
+            )
+        moved: list[AlertRecord] = []
 
         def apply(incident: Incident, at: datetime) -> None:
             records = [self.alerts.get(a) for a in incident.alert_ids]
+            moved.clear()
             for s in sources:
-                records.extend(self.alerts.get(a) for a in s.alert_ids)
+                theirs = [self.alerts.get(a) for a in s.alert_ids]
+                moved.extend(theirs)
+                records.extend(theirs)
                 incident.comments.extend(s.comments)
                 incident.tasks.extend(s.tasks)
                 incident.attachments.extend(s.attachments)
-                incident.links.extend(link for link in s.links if link not in incident.links)
-                if s.severity.rank > incident.severity.rank:
-                    incident.severity = s.severity
+                incident.links.extend(
+                    link for link in s.links if link not in incident.links and link != incident.id
+                )
             derive_from_alerts(incident, records, at)
-            for r in records:
-                if r.incident_id != incident.id:
-                    r.incident_id = incident.id
-                    self.alerts.save(r)
             incident.record(
                 at,
                 "merge",
@@ -577,7 +575,28 @@ class IncidentService:
                 sources=[s.id for s in sources],
             )
 
-        return self._change(target_id, actor, expected_version, apply, kind="merge")
+        # the target first: if it fails (conflict), nothing has changed anywhere
+        merged = self._change(target_id, actor, expected_version, apply, kind="merge")
+        for r in moved:
+            r.incident_id = target_id
+            self.alerts.save(r)
+        for s in sources:
+            for _ in range(5):
+                current = self.incidents.get(s.id)
+                current.merged_into = target_id
+                current.record(
+                    self.clock(), "merged", actor.name, f"{target_id} に統合", into=target_id
+                )
+                try:
+                    self.incidents.save(current)
+                    break
+                except ConflictError:
+                    continue
+            if self.grouper is not None:
+                self.grouper.forget(s.id)
+        if self.grouper is not None:
+            self.grouper.remember_incident(merged)
+        return merged
 
     def split(
         self,
@@ -602,10 +621,35 @@ class IncidentService:
             )
         if len(moving) == len(original.alert_ids):
             raise ValidationError("split must leave at least one alert on the incident")
+        if expected_version is not None and original.version != expected_version:
+            raise ConflictError(
+                f"incident {incident_id} was changed by someone else "
+                f"(version {original.version}, yours {expected_version}); reload and retry"
+            )
+        new_id_ = new_id("inc")
+
+        def apply(incident: Incident, at: datetime) -> None:
+            if any(a not in incident.alert_ids for a in moving):
+                raise ConflictError(f"incident {incident_id} changed meanwhile; reload and retry")
+            keep = [self.alerts.get(a) for a in incident.alert_ids if a not in moving]
+            derive_from_alerts(incident, keep, at)
+            if new_id_ not in incident.links:
+                incident.links.append(new_id_)
+            incident.record(
+                at,
+                "split",
+                actor.name,
+                f"{len(moving)} 件のアラートを {new_id_} に分割",
+                new_incident=new_id_,
+                alerts=moving,
+            )
+
+        # the original first: if it fails (conflict), no new incident exists
+        old = self._change(incident_id, actor, expected_version, apply, kind="split")
         now = self.clock()
         moved_records = [self.alerts.get(a) for a in moving]
         new = Incident(
-            id=new_id("inc"),
+            id=new_id_,
             tenant=original.tenant,
             title=title or f"{original.title}（分割）",
             severity=Severity.INFORMATIONAL,
@@ -618,22 +662,6 @@ class IncidentService:
         for r in moved_records:
             r.incident_id = new.id
             self.alerts.save(r)
-
-        def apply(incident: Incident, at: datetime) -> None:
-            keep = [self.alerts.get(a) for a in incident.alert_ids if a not in moving]
-            derive_from_alerts(incident, keep, at)
-            if new.id not in incident.links:
-                incident.links.append(new.id)
-            incident.record(
-                at,
-                "split",
-                actor.name,
-                f"{len(moving)} 件のアラートを {new.id} に分割",
-                new_incident=new.id,
-                alerts=moving,
-            )
-
-        old = self._change(incident_id, actor, expected_version, apply, kind="split")
         if self.grouper is not None:
             self.grouper.remember_incident(new)
         return old, self.incidents.get(new.id)

@@ -212,3 +212,19 @@ def test_concurrent_intake_and_analysts_lose_nothing(env, analyst):
     assert len(inc.comments) + len(conflicts) == 50
     assert not [e for e in errors if type(e).__name__ != "ConflictError"]
     assert inc.alert_count == 201
+
+
+def test_stale_merge_or_split_changes_nothing(env, analyst):
+    a = _incident(env, event={}, matched={})
+    b = _incident(env, rule_id="r-2", host="pc-02", event={}, matched={})
+    env.intake.submit(make_alert("r-3", ts=T0 + timedelta(minutes=1), event={}, matched={}))
+    stale = 1
+    assert env.incidents.get(a).version > stale
+    with pytest.raises(ConflictError):
+        env.service.merge(a, [b], analyst, expected_version=stale)
+    assert env.incidents.get(b).merged_into is None
+    assert env.incidents.get(a).alert_count == 2
+    before = len(env.incidents.list())
+    with pytest.raises(ConflictError):
+        env.service.split(a, env.incidents.get(a).alert_ids[:1], analyst, expected_version=stale)
+    assert len(env.incidents.list()) == before
