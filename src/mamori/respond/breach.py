@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from typing import Protocol
 
-from mamori.errors import NotFoundError, PermissionDeniedError, ValidationError
+from mamori.errors import DuplicateError, NotFoundError, PermissionDeniedError, ValidationError
 from mamori.model import utc
 from mamori.respond.clock import Clock, system_clock
 from mamori.respond.incidents import IncidentService
@@ -226,6 +226,12 @@ class BreachService:
         incident = self.incidents.get(incident_id, actor)
         if actor.role == "customer":
             raise PermissionDeniedError(f"{actor.name} may not mark incidents")
+        try:
+            self.repo.get(incident_id)
+        except NotFoundError:
+            pass
+        else:
+            raise DuplicateError(f"incident {incident_id} is already on the breach track")
         cats = list(dict.fromkeys(categories))
         unknown = [c for c in cats if c not in REPORTABLE_CATEGORIES]
         if unknown:

@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mamori.errors import NotFoundError, PermissionDeniedError, ValidationError
+from mamori.errors import DuplicateError, NotFoundError, PermissionDeniedError, ValidationError
 from mamori.respond.breach import (
     BreachService,
     Contact,
@@ -30,13 +30,15 @@ def test_due_dates_default_and_wrongful(env, breach, analyst):
     assert track.preliminary_due.isoformat() == "2026-03-07T23:59:59+09:00"
     assert track.final_due.isoformat() == "2026-04-01T23:59:59+09:00"
     assert env.incidents.get(iid).personal_data
-    iid2 = (
-        _incident(env) if False else env.intake.submit(make_alert("r-x", host="pc-02")).incident_id
-    )
+    iid2 = env.intake.submit(make_alert("r-x", host="pc-02", event={}, matched={})).incident_id
+    assert iid2 != iid
     t2 = breach.mark(iid2, analyst, aware_at=AWARE, wrongful_intent=True)
     assert t2.final_due.isoformat() == "2026-05-01T23:59:59+09:00"
     assert "wrongful" in t2.categories
-    t3 = breach.mark(iid2, analyst, aware_at=AWARE, categories=["wrongful"])
+    with pytest.raises(DuplicateError, match="already on the breach track"):
+        breach.mark(iid2, analyst, aware_at=AWARE)
+    iid3 = env.intake.submit(make_alert("r-y", host="srv-01", event={}, matched={})).incident_id
+    t3 = breach.mark(iid3, analyst, aware_at=AWARE, categories=["wrongful"])
     assert t3.wrongful_intent and t3.final_days == 60
 
 
