@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from mamori.errors import NotFoundError, PermissionDeniedError, ValidationError
+from mamori.errors import MamoriError, NotFoundError, PermissionDeniedError, ValidationError
 from mamori.hooks import Dispatcher
 from mamori.respond.clock import Clock, system_clock
 from mamori.respond.events import AlertGrouped, IncidentOpened
@@ -183,78 +183,87 @@ class PlaybookEngine:
         return Actor(name=f"playbook:{pb.name}", role="system")
 
     def _advance(self, run_id: str) -> PlaybookRun:
+        """Run steps until the playbook ends or waits; an unexpected error fails the run."""
         with self._lock:
-            run = self.runs.get(run_id)
-            pb = self._playbook(run)
-            actor = self._actor(pb)
-            run.status = "running"
-            while run.step_index < len(pb.steps):
-                step = pb.steps[run.step_index]
-                incident = self.service.incidents.get(run.incident_id)
-                params = resolve(step.params, references(incident))
-                if step.kind == "wait_for_approval":
-                    run.status = "waiting_approval"
-                    run.log.append(f"{step.name}: waiting for approval")
-                    self.runs.save(run)
-                    self.service.record_event(
-                        run.incident_id,
-                        "playbook",
-                        f"承認待ち: {params.get('message') or pb.title}",
-                        actor,
-                        run_id=run.id,
-                        step=run.step_index,
-                    )
-                    return run
-                if step.kind == "task":
-                    self.service.add_task(
-                        run.incident_id,
-                        str(params["title"]),
-                        actor,
-                        assignee=params.get("assignee"),
-                    )
-                    run.log.append(f"{step.name}: task created")
-                elif step.kind == "notify":
-                    run.log.append(f"{step.name}: {self._notify(incident, params)}")
-                else:
-                    assert step.action is not None  # noqa: S101 - validated by the loader
-                    run.status = "waiting_action"
-                    self.runs.save(run)
-                    record = self.runner.request(
-                        run.incident_id,
-                        step.action,
-                        params,
-                        actor,
-                        approval=step.approval,
-                        timeout=step.timeout,
-                        playbook=pb.name,
-                        run_id=run.id,
-                        step=run.step_index,
-                    )
-                    run = self.runs.get(run_id)
-                    if record.status is ActionStatus.PENDING_APPROVAL:
-                        run.log.append(f"{step.name}: {step.action} waiting for approval")
-                        self.runs.save(run)
-                        return run
-                    if record.status is not ActionStatus.SUCCEEDED:
-                        return self._fail(
-                            run,
-                            f"{step.name}: {step.action} {record.status.value}: {record.message}",
-                        )
-                    run.status = "running"
-                    run.log.append(f"{step.name}: {step.action} succeeded")
-                run.step_index += 1
+            try:
+                return self._steps(run_id)
+            except MamoriError as exc:
+                run = self.runs.get(run_id)
+                step = run.step_index + 1
+                return self._fail(run, f"step {step}: {type(exc).__name__}: {exc}")
+
+    def _steps(self, run_id: str) -> PlaybookRun:
+        run = self.runs.get(run_id)
+        pb = self._playbook(run)
+        actor = self._actor(pb)
+        run.status = "running"
+        while run.step_index < len(pb.steps):
+            step = pb.steps[run.step_index]
+            incident = self.service.incidents.get(run.incident_id)
+            params = resolve(step.params, references(incident))
+            if step.kind == "wait_for_approval":
+                run.status = "waiting_approval"
+                run.log.append(f"{step.name}: waiting for approval")
                 self.runs.save(run)
-            run.status = "completed"
-            run.finished_at = self.clock()
+                self.service.record_event(
+                    run.incident_id,
+                    "playbook",
+                    f"承認待ち: {params.get('message') or pb.title}",
+                    actor,
+                    run_id=run.id,
+                    step=run.step_index,
+                )
+                return run
+            if step.kind == "task":
+                self.service.add_task(
+                    run.incident_id,
+                    str(params["title"]),
+                    actor,
+                    assignee=params.get("assignee"),
+                )
+                run.log.append(f"{step.name}: task created")
+            elif step.kind == "notify":
+                run.log.append(f"{step.name}: {self._notify(incident, params)}")
+            else:
+                assert step.action is not None  # noqa: S101 - validated by the loader
+                run.status = "waiting_action"
+                self.runs.save(run)
+                record = self.runner.request(
+                    run.incident_id,
+                    step.action,
+                    params,
+                    actor,
+                    approval=step.approval,
+                    timeout=step.timeout,
+                    playbook=pb.name,
+                    run_id=run.id,
+                    step=run.step_index,
+                )
+                run = self.runs.get(run_id)
+                if record.status is ActionStatus.PENDING_APPROVAL:
+                    run.log.append(f"{step.name}: {step.action} waiting for approval")
+                    self.runs.save(run)
+                    return run
+                if record.status is not ActionStatus.SUCCEEDED:
+                    return self._fail(
+                        run,
+                        f"{step.name}: {step.action} {record.status.value}: {record.message}",
+                    )
+                run.status = "running"
+                run.log.append(f"{step.name}: {step.action} succeeded")
+            run.step_index += 1
             self.runs.save(run)
-            self.service.record_event(
-                run.incident_id,
-                "playbook",
-                f"プレイブック完了: {pb.title}",
-                actor,
-                run_id=run.id,
-            )
-            return run
+        run.status = "completed"
+        run.finished_at = self.clock()
+        self.runs.save(run)
+        self.service.record_event(
+            run.incident_id,
+            "playbook",
+            f"プレイブック完了: {pb.title}",
+            actor,
+            run_id=run.id,
+        )
+        return run
 
     def _notify(self, incident: Incident, params: dict[str, Any]) -> str:
         if self.notify is None:
@@ -271,13 +280,17 @@ class PlaybookEngine:
         run.finished_at = self.clock()
         run.log.append(message)
         self.runs.save(run)
-        self.service.record_event(
-            run.incident_id,
-            "playbook",
-            f"プレイブック失敗: {message}",
-            Actor(name=f"playbook:{run.playbook}", role="system"),
-            run_id=run.id,
-        )
+        log.warning("playbook run %s (%s) failed: %s", run.id, run.playbook, message)
+        try:
+            self.service.record_event(
+                run.incident_id,
+                "playbook",
+                f"プレイブック失敗: {message}",
+                Actor(name=f"playbook:{run.playbook}", role="system"),
+                run_id=run.id,
+            )
+        except MamoriError:  # e.g. the incident was merged away; the run record keeps it
+            log.exception("could not record the failure of playbook run %s", run.id)
         return run
 
     def approve(self, run_id: str, actor: Actor) -> PlaybookRun:

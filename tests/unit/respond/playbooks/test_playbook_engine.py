@@ -122,3 +122,23 @@ def test_tenant_playbook_overrides_global(env):
         assert [t.title for t in env.incidents.get(b).tasks] == ["global"]
     finally:
         runner.close()
+
+
+def test_unexpected_step_error_fails_the_run(env, monkeypatch):
+    [pb], _ = parse_playbooks(
+        "name: t\ntrigger: {severity: [high]}\nsteps:\n  - task: x\n", "t.yaml"
+    )
+    runner = ActionRunner(service=env.service, deps=ActionDeps(), clock=env.clock)
+    engine = PlaybookEngine(playbooks=[pb], service=env.service, runner=runner, clock=env.clock)
+    engine.subscribe(env.dispatcher)
+
+    def boom(*args, **kwargs):
+        raise ValidationError("incident was merged")
+
+    monkeypatch.setattr(env.service, "add_task", boom)
+    try:
+        iid = env.intake.submit(make_alert()).incident_id
+        [run] = engine.runs.list(incident_id=iid)
+        assert run.status == "failed" and "incident was merged" in run.log[-1]
+    finally:
+        runner.close()
