@@ -30,13 +30,17 @@ def jst(ts: datetime | None) -> str:
     return ts.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S JST")
 
 
-def duration(seconds: float | None) -> str:
+def duration(seconds: float | None, lang: str = "ja") -> str:
     if seconds is None:
         return "-"
     minutes = round(seconds / 60)
+    hours, rest = divmod(minutes, 60)
+    if lang != "ja":
+        if minutes < 60:
+            return f"{minutes} min"
+        return f"{hours} h {rest} min" if hours < 48 else f"{hours // 24} d {hours % 24} h"
     if minutes < 60:
         return f"{minutes}分"
-    hours, rest = divmod(minutes, 60)
     if hours < 48:
         return f"{hours}時間{rest}分"
     return f"{hours // 24}日{hours % 24}時間"
@@ -95,10 +99,6 @@ class MonthlyReport:
     generated_at: datetime
     incidents: list[Incident] = field(default_factory=list)
 
-    @property
-    def label(self) -> str:
-        return f"{self.year}年{self.month}月"
-
 
 def monthly_report(
     *,
@@ -148,7 +148,7 @@ def monthly_report(
         top_hosts=hosts.most_common(top),
         daily_incidents=[(d, per_day_inc[d]) for d in days],
         daily_alerts=[(d, per_day_alerts[d]) for d in days],
-        by_status=dict(Counter(i.status.label_ja for i in month_incidents)),
+        by_status=dict(Counter(i.status.value for i in month_incidents)),
         generated_at=now,
         incidents=month_incidents,
     )

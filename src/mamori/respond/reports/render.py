@@ -1,9 +1,14 @@
-"""Rendering reports: HTML (Jinja2, autoescaped) and PDF (reportlab, Japanese CID font)."""
+"""Rendering reports: HTML (Jinja2, autoescaped) and PDF (reportlab, Japanese CID font).
+
+Japanese by default; ``lang="en"`` gives the English wording. The PDF uses reportlab's
+built-in CID font ``HeiseiKakuGo-W5`` (no font files needed).
+"""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -18,7 +23,9 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from mamori.respond.models import IncidentStatus
 from mamori.respond.reports.data import IncidentReport, MonthlyReport, duration, jst, svg_bars
+from mamori.respond.reports.labels import labels
 from mamori.respond.sla import acknowledged_at, responded_at
 
 FONT = "HeiseiKakuGo-W5"
@@ -28,33 +35,65 @@ _ENV = jinja2.Environment(
     autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=True),
     undefined=jinja2.StrictUndefined,
 )
-_ENV.globals.update(jst=jst, duration=duration)
+_ENV.globals.update(jst=jst)
 
 
-def incident_html(report: IncidentReport) -> str:
+def _status(lang: str) -> Callable[[IncidentStatus | str], str]:
+    def label(value: IncidentStatus | str) -> str:
+        status = IncidentStatus(value)
+        return status.label_ja if lang == "ja" else status.value.replace("_", " ")
+
+    return label
+
+
+def _month(report: MonthlyReport, t: dict[str, str]) -> str:
+    return t["month"].format(year=report.year, month=report.month)
+
+
+def _common(lang: str) -> dict[str, Any]:
+    return {
+        "t": labels(lang),
+        "lang": lang,
+        "duration": partial(duration, lang=lang),
+        "status": _status(lang),
+    }
+
+
+def _times(report: IncidentReport) -> dict[str, Any]:
     inc = report.incident
     acked, responded = acknowledged_at(inc), responded_at(inc)
+    return {
+        "acked": acked,
+        "responded": responded,
+        "tta": (acked - inc.created_at).total_seconds() if acked else None,
+        "ttr": (responded - inc.created_at).total_seconds() if responded else None,
+    }
+
+
+def incident_html(report: IncidentReport, *, lang: str = "ja") -> str:
     return _ENV.get_template("incident.html.j2").render(
         r=report,
-        acked=acked,
-        responded=responded,
-        tta=(acked - inc.created_at).total_seconds() if acked else None,
-        ttr=(responded - inc.created_at).total_seconds() if responded else None,
         alert_events=sum(a.count for a in report.alerts),
         generated=jst(report.generated_at),
+        **_times(report),
+        **_common(lang),
     )
 
 
-def monthly_html(report: MonthlyReport) -> str:
+def monthly_html(report: MonthlyReport, *, lang: str = "ja") -> str:
+    common = _common(lang)
+    t = common["t"]
     return _ENV.get_template("monthly.html.j2").render(
         r=report,
+        month=_month(report, t),
         generated=jst(report.generated_at),
         chart_incidents=svg_bars(
-            [(d.isoformat(), n) for d, n in report.daily_incidents], label="日別インシデント件数"
+            [(d.isoformat(), n) for d, n in report.daily_incidents], label=t["m_daily_incidents"]
         ),
         chart_alerts=svg_bars(
-            [(d.isoformat(), n) for d, n in report.daily_alerts], label="日別アラート件数"
+            [(d.isoformat(), n) for d, n in report.daily_alerts], label=t["m_daily_alerts"]
         ),
+        **common,
     )
 
 
@@ -80,7 +119,7 @@ def _styles() -> dict[str, ParagraphStyle]:
             textColor=colors.HexColor("#2b6cb0"),
         ),
         "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=10),
-        "mono": ParagraphStyle("mono", parent=base, fontSize=7, leading=9, wordWrap="CJK"),
+        "mono": ParagraphStyle("mono", parent=base, fontSize=7, leading=9),
     }
 
 
@@ -139,91 +178,99 @@ def _build(story: list[Any], title: str) -> bytes:
     return buf.getvalue()
 
 
-def incident_pdf(report: IncidentReport) -> bytes:
+def incident_pdf(report: IncidentReport, *, lang: str = "ja") -> bytes:
     st = _styles()
+    c = _common(lang)
+    t: dict[str, str] = c["t"]
+    dur: Callable[[float | None], str] = c["duration"]
     inc = report.incident
-    acked, responded = acknowledged_at(inc), responded_at(inc)
-    tta = (acked - inc.created_at).total_seconds() if acked else None
-    ttr = (responded - inc.created_at).total_seconds() if responded else None
+    times = _times(report)
+    none = t["none"]
     story: list[Any] = [
-        _p("インシデント報告書", st["title"]),
+        _p(t["incident_report"], st["title"]),
         _p(
-            f"{report.organisation or inc.tenant} / {inc.id} / 作成 {jst(report.generated_at)}",
+            f"{report.organisation or inc.tenant} / {inc.id} / {jst(report.generated_at)}",
             st["small"],
         ),
-        _p("1. 概要", st["h2"]),
+        _p(t["summary"], st["h2"]),
         _table(
             [
-                ("件名", inc.title),
-                ("テナント", inc.tenant),
+                (t["title"], inc.title),
+                (t["tenant"], inc.tenant),
                 (
-                    "重大度",
-                    inc.severity.value + ("（分析者が調整）" if inc.severity_overridden else ""),
+                    t["severity"],
+                    inc.severity.value + (t["adjusted"] if inc.severity_overridden else ""),
                 ),
-                ("状態", inc.status.label_ja),
-                ("担当者", inc.assignee or "未割当"),
-                ("検知日時", jst(inc.created_at)),
-                ("受付（TTA）", f"{jst(acked)}（{duration(tta)}）"),
-                ("封じ込め／解決（TTR）", f"{jst(responded)}（{duration(ttr)}）"),
-                ("対象ホスト", ", ".join(inc.hosts) or "-"),
-                ("対象ユーザー", ", ".join(inc.users) or "-"),
-                ("ATT&CK 戦術", " → ".join(inc.tactics) or "-"),
-                ("アラート", f"{inc.alert_count} 種類 / {sum(a.count for a in report.alerts)} 件"),
-                ("個人情報", "漏えい等のおそれあり" if inc.personal_data else "-"),
+                (t["status"], c["status"](inc.status)),
+                (t["assignee"], inc.assignee or t["unassigned"]),
+                (t["detected"], jst(inc.created_at)),
+                (t["tta"], f"{jst(times['acked'])} ({dur(times['tta'])})"),
+                (t["ttr"], f"{jst(times['responded'])} ({dur(times['ttr'])})"),
+                (t["hosts"], ", ".join(inc.hosts) or "-"),
+                (t["users"], ", ".join(inc.users) or "-"),
+                (t["tactics"], " → ".join(inc.tactics) or "-"),
+                (
+                    t["alert_count"],
+                    f"{inc.alert_count} {t['kinds']} / "
+                    f"{sum(a.count for a in report.alerts)} {t['events']}",
+                ),
+                (t["personal_data"], t["personal_data_yes"] if inc.personal_data else "-"),
             ],
-            (40, 140),
+            (45, 135),
             st,
             header=False,
         ),
     ]
     if report.clocks:
-        state = {"met": "達成", "breached": "違反", "running": "計測中"}
         story += [
             _p("SLA", st["h2"]),
             _table(
-                [("項目", "目標", "期限", "結果")]
+                [(t["item"], t["target"], t["deadline"], t["result"])]
                 + [
-                    (
-                        "受付" if c.kind == "ack" else "対応",
-                        duration(c.target.total_seconds()),
-                        jst(c.deadline),
-                        state[c.state],
-                    )
-                    for c in report.clocks
+                    (t[k.kind], dur(k.target.total_seconds()), jst(k.deadline), t[k.state])
+                    for k in report.clocks
                 ],
                 (30, 30, 70, 50),
                 st,
             ),
         ]
     story += [
-        _p("2. タイムライン", st["h2"]),
+        _p(t["timeline"], st["h2"]),
         _table(
-            [("日時", "種別", "実施者", "内容")]
+            [(t["when"], t["kind"], t["actor"], t["what"])]
             + [(jst(e.at), e.kind, e.actor, e.summary) for e in inc.timeline],
             (38, 25, 30, 87),
             st,
         ),
-        _p("3. 観測された痕跡（IOC）", st["h2"]),
+        _p(t["observables"], st["h2"]),
         _table(
-            [("種別", "値")]
-            + ([(o.kind.value, o.value) for o in inc.observables] or [("-", "なし")]),
+            [(t["kind"], t["value"])]
+            + ([(o.kind.value, o.value) for o in inc.observables] or [("-", none)]),
             (25, 155),
             st,
             mono_cols=(1,),
         ),
-        _p("4. アラート", st["h2"]),
+        _p(t["alerts"], st["h2"]),
         _table(
-            [("初回", "ルール", "ホスト", "重大度", "件数")]
+            [(t["first_seen"], t["rule"], t["host"], t["severity"], t["count"])]
             + [
-                (jst(a.first_seen), a.rule_title, a.host or "-", a.level.value, a.count)
+                (jst(a.first_seen), a.rule_title, a.host or "-", a.level.value, str(a.count))
                 for a in report.alerts
             ],
             (38, 72, 30, 22, 18),
             st,
         ),
-        _p("5. 実施した対応", st["h2"]),
+        _p(t["actions"], st["h2"]),
         _table(
-            [("要求日時", "アクション", "要求者／承認者", "結果", "詳細")]
+            [
+                (
+                    t["requested"],
+                    t["action"],
+                    f"{t['requested_by']} / {t['approved_by']}",
+                    t["result"],
+                    t["detail"],
+                )
+            ]
             + (
                 [
                     (
@@ -235,20 +282,20 @@ def incident_pdf(report: IncidentReport) -> bytes:
                     )
                     for a in report.actions
                 ]
-                or [("-", "なし", "", "", "")]
+                or [("-", none, "", "", "")]
             ),
             (35, 28, 37, 22, 58),
             st,
         ),
-        _p("6. 証拠（ハッシュ値 SHA-256）", st["h2"]),
+        _p(t["evidence"], st["h2"]),
         _table(
-            [("ファイル名", "SHA-256", "サイズ", "登録")]
+            [(t["file"], "SHA-256", t["size"], t["added_by"])]
             + (
                 [
                     (a.name, a.sha256, str(a.size), f"{a.added_by} {jst(a.added_at)}")
                     for a in inc.attachments
                 ]
-                or [("なし", "", "", "")]
+                or [(none, "", "", "")]
             ),
             (35, 85, 15, 45),
             st,
@@ -258,29 +305,32 @@ def incident_pdf(report: IncidentReport) -> bytes:
     if report.breach:
         b = report.breach
         rows: list[tuple[str, str]] = [
-            ("認識日時", jst(b.aware_at)),
+            (t["aware_at"], jst(b.aware_at)),
+            (t["wrongful"], t["wrongful_yes"] if b.wrongful_intent else t["wrongful_no"]),
             (
-                "不正の目的のおそれ",
-                "あり（確報60日以内）" if b.wrongful_intent else "なし（確報30日以内）",
+                t["affected"],
+                str(b.affected_count) if b.affected_count is not None else t["investigating"],
             ),
-            ("影響人数", str(b.affected_count) if b.affected_count is not None else "調査中"),
         ]
         for item in report.breach_items:
-            state_text = (
-                "完了" if item.done else ("期限超過" if item.overdue else f"残り{item.days_left}日")
+            state = (
+                t["done"]
+                if item.done
+                else (t["overdue"] if item.overdue else t["days_left"].format(n=item.days_left))
             )
-            rows.append((item.label, f"期限 {jst(item.due)} — {state_text}"))
+            label = item.label if lang == "ja" else item.label_en
+            rows.append((label, f"{t['deadline']} {jst(item.due)} — {state}"))
         if b.insurance_contact:
-            c = b.insurance_contact
-            rows.append(("保険会社 連絡先", f"{c.name} {c.phone} {c.email} {c.reference}"))
+            k = b.insurance_contact
+            rows.append((t["insurance"], f"{k.name} {k.phone} {k.email} {k.reference}"))
         if b.oem_contact:
-            c = b.oem_contact
-            rows.append(("OEM 連絡先", f"{c.name} {c.phone} {c.email}"))
-        story += [_p("7. 個人情報の漏えい等", st["h2"]), _table(rows, (55, 125), st, header=False)]
+            k = b.oem_contact
+            rows.append((t["oem"], f"{k.name} {k.phone} {k.email}"))
+        story += [_p(t["breach"], st["h2"]), _table(rows, (55, 125), st, header=False)]
     if inc.comments:
-        story.append(_p("所見・コメント", st["h2"]))
-        story += [_p(f"{c.author}（{jst(c.at)}）: {c.text}", st["base"]) for c in inc.comments]
-    return _build(story, f"インシデント報告書 {inc.id}")
+        story.append(_p(t["comments"], st["h2"]))
+        story += [_p(f"{k.author} ({jst(k.at)}): {k.text}", st["base"]) for k in inc.comments]
+    return _build(story, f"{t['incident_report']} {inc.id}")
 
 
 def _bar_chart(values: Sequence[tuple[Any, int]]) -> Drawing:
@@ -302,57 +352,57 @@ def _bar_chart(values: Sequence[tuple[Any, int]]) -> Drawing:
     return drawing
 
 
-def _ranked(label: str, items: Sequence[tuple[str, int]]) -> list[tuple[str, str]]:
-    return [(label, "件数")] + ([(k, str(v)) for k, v in items] or [("なし", "")])
+def _ranked(
+    label: str, count: str, none: str, items: Sequence[tuple[str, int]]
+) -> list[tuple[str, str]]:
+    return [(label, count)] + ([(k, str(v)) for k, v in items] or [(none, "")])
 
 
-def monthly_pdf(report: MonthlyReport) -> bytes:
+def monthly_pdf(report: MonthlyReport, *, lang: str = "ja") -> bytes:
     st = _styles()
+    c = _common(lang)
+    t: dict[str, str] = c["t"]
+    dur: Callable[[float | None], str] = c["duration"]
     m = report.metrics
+    month = _month(report, t)
     compliance = "-" if m.sla_compliance is None else f"{m.sla_compliance * 100:.1f}%"
+    severities = ", ".join(f"{k}: {v}" for k, v in m.by_severity.items())
+    statuses = ", ".join(f"{c['status'](k)}: {v}" for k, v in report.by_status.items())
     story: list[Any] = [
-        _p(f"月次セキュリティレポート — {report.tenant}（{report.label}）", st["title"]),
-        _p(f"作成 {jst(report.generated_at)}", st["small"]),
-        _p("1. サマリー", st["h2"]),
+        _p(f"{t['monthly_report']} — {report.tenant} ({month})", st["title"]),
+        _p(jst(report.generated_at), st["small"]),
+        _p(t["m_summary"], st["h2"]),
         _table(
             [
-                ("アラート（集約後）", f"{report.alert_records} 種類 / {report.alert_events} 件"),
                 (
-                    "インシデント",
-                    f"{m.incidents} 件（"
-                    + "、".join(f"{k}: {v}" for k, v in m.by_severity.items())
-                    + "）",
+                    t["alerts_deduplicated"],
+                    f"{report.alert_records} {t['kinds']} / {report.alert_events} {t['events']}",
                 ),
-                ("状態別", "、".join(f"{k}: {v}" for k, v in report.by_status.items()) or "-"),
+                (t["incidents"], f"{m.incidents} ({severities})"),
+                (t["by_status"], statuses or "-"),
+                (t["mtta"], f"{dur(m.mtta_seconds)} ({t['median']} {dur(m.median_tta_seconds)})"),
+                (t["mttr"], f"{dur(m.mttr_seconds)} ({t['median']} {dur(m.median_ttr_seconds)})"),
                 (
-                    "平均受付時間（MTTA）",
-                    f"{duration(m.mtta_seconds)}（中央値 {duration(m.median_tta_seconds)}）",
-                ),
-                (
-                    "平均対応時間（MTTR）",
-                    f"{duration(m.mttr_seconds)}（中央値 {duration(m.median_ttr_seconds)}）",
-                ),
-                (
-                    "SLA 遵守率",
-                    f"{compliance}（受付 {m.ack_sla_met}/{m.ack_sla_total}、"
-                    f"対応 {m.respond_sla_met}/{m.respond_sla_total}）",
+                    t["sla_compliance"],
+                    f"{compliance} ({t['ack']} {m.ack_sla_met}/{m.ack_sla_total}, "
+                    f"{t['respond']} {m.respond_sla_met}/{m.respond_sla_total})",
                 ),
             ],
-            (50, 130),
+            (55, 125),
             st,
             header=False,
         ),
-        _p("2. 日別インシデント件数", st["h2"]),
+        _p(t["m_daily_incidents"], st["h2"]),
         _bar_chart(report.daily_incidents),
-        _p("3. 日別アラート件数", st["h2"]),
+        _p(t["m_daily_alerts"], st["h2"]),
         _bar_chart(report.daily_alerts),
-        _p("4. 検知の多いルール", st["h2"]),
-        _table(_ranked("ルール", report.top_rules), (150, 30), st),
-        _p("5. 検知の多いホスト", st["h2"]),
-        _table(_ranked("ホスト", report.top_hosts), (150, 30), st),
+        _p(t["m_top_rules"], st["h2"]),
+        _table(_ranked(t["rule"], t["count"], t["none"], report.top_rules), (150, 30), st),
+        _p(t["m_top_hosts"], st["h2"]),
+        _table(_ranked(t["host"], t["count"], t["none"], report.top_hosts), (150, 30), st),
         Spacer(1, 4 * mm),
     ]
-    return _build(story, f"月次レポート {report.tenant} {report.label}")
+    return _build(story, f"{t['monthly_report']} {report.tenant} {month}")
 
 
 __all__ = ["incident_html", "incident_pdf", "monthly_html", "monthly_pdf"]

@@ -155,3 +155,40 @@ def test_helpers():
     assert jst(T0) == "2026-03-02 10:00:00 JST"
     svg = svg_bars([("a", 1), ("b", 3)], label="x")
     assert svg.count("<rect") == 2 and "max 3" in svg
+
+
+def test_english_reports(env, full_incident):
+    from mamori.errors import NotFoundError
+
+    iid, runner, breach = full_incident
+    report = _report(env, iid, runner, breach)
+    html = incident_html(report, lang="en")
+    for needle in [
+        'lang="en"',
+        "Incident report",
+        "2. Timeline",
+        "7 min",
+        "27 min",
+        "contained",
+        "yes (final report within 60 days)",
+        "Preliminary report to the PPC",
+        "met",
+    ]:
+        assert needle in html, needle
+    assert "インシデント報告書" not in html
+    assert incident_pdf(report, lang="en").startswith(b"%PDF-")
+    r = monthly_report(
+        tenant="acme",
+        year=2026,
+        month=3,
+        incidents=env.incidents.list(),
+        alerts=env.alerts.list(),
+        contract=CONTRACT,
+        now=env.clock(),
+    )
+    en = monthly_html(r, lang="en")
+    assert "Monthly security report — acme (2026-03)" in en and "contained: 1" in en
+    assert "封じ込め済: 1" in monthly_html(r)
+    assert monthly_pdf(r, lang="en").startswith(b"%PDF-")
+    with pytest.raises(NotFoundError, match="no report language"):
+        incident_html(report, lang="fr")
