@@ -172,10 +172,14 @@ def svg_bars(
             f'<rect x="{x + 1:.1f}" y="{height - h:.1f}" width="{max(bar - 2, 1):.1f}" '
             f'height="{h:.1f}" fill="#2b6cb0"><title>{key}: {v}</title></rect>'
         )
+        if i % 7 == 0:
+            parts.append(
+                f'<text x="{x + 1:.1f}" y="{height + 15}" font-size="10">{str(key)[-5:]}</text>'
+            )
     parts.append(
         f'<line x1="0" y1="{height}" x2="{width}" y2="{height}" stroke="#333" stroke-width="1"/>'
     )
-    parts.append(f'<text x="0" y="{height + 15}" font-size="11">max {top}</text></svg>')
+    parts.append(f'<text x="{width - 60}" y="12" font-size="11">max {top}</text></svg>')
     return "".join(parts)
 
 
