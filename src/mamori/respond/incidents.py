@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -481,11 +482,11 @@ class IncidentService:
         def apply(incident: Incident, now: datetime) -> None:
             incident.record(now, kind, actor.name, summary, **detail)
 
-        for _ in range(5):
+        for attempt in range(20):
             try:
                 return self._change(incident_id, actor, None, apply, kind=kind, staff_only=False)
             except ConflictError:
-                continue
+                time.sleep(0.001 * attempt)
         raise ConflictError(f"incident {incident_id} is too busy to record {kind}; retry")
 
     def set_personal_data(self, incident_id: str, flag: bool, actor: Actor) -> Incident:

@@ -85,7 +85,7 @@ class Respond:
         page_severities: Iterable[Severity] = (Severity.CRITICAL,),
         escalate_after: timedelta = timedelta(minutes=10),
         base_url: str = "",
-        background: bool = False,
+        background: bool = True,
         clock: Clock = system_clock,
     ) -> None:
         self.clock = clock

@@ -50,6 +50,7 @@ def respond(smtp_sink, http_receiver):
             "suzuki": [mail("suzuki@mssp.example")],
         },
         backoff=(0.0, 0.0),
+        background=False,  # reactions inline, so the test sees them at once
         clock=clock,
     )
     yield r, clock
