@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mamori.cli.core",
     "mamori.cli.guideline",
     "mamori.cli.ingest",
+    "mamori.cli.respond",
     "mamori.cli.service",
 )
 

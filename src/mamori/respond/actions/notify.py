@@ -1,0 +1,29 @@
+"""Send a notification about the incident (as a playbook action)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mamori.respond.actions.base import Action, ActionContext, ActionResult, actions
+from mamori.respond.errors import ActionError
+
+
+@actions.register
+class NotifyAction(Action):
+    NAME = "notify"
+    DESCRIPTION = "通知を送信する（メール・Webhook・チャット）"
+    PARAMS = {"channel": False, "template": False, "lang": False, "to": False}
+    DEFAULT_APPROVAL = "auto"
+
+    def run(self, ctx: ActionContext, params: Mapping[str, Any]) -> ActionResult:
+        if ctx.deps.notify is None:
+            raise ActionError("no notification channels are configured")
+        outcome = ctx.deps.notify(ctx.incident, dict(params))
+        status = getattr(outcome, "status", "delivered")
+        if status != "delivered":
+            errors = getattr(outcome, "errors", [])
+            raise ActionError(f"notification not delivered: {errors[-1] if errors else status}")
+        return ActionResult(
+            ok=True, message="通知を送信", detail={"delivery_id": getattr(outcome, "id", None)}
+        )
