@@ -86,8 +86,13 @@ class ScanEngine:
         tenant: str | None = None,
         passwords: Iterable[str] = (),
         policy: Policy | None = None,
+        name_checks: bool = True,
     ) -> Verdict:
-        """Scan ``data`` (and everything nested in it) and decide by the tenant's policy."""
+        """Scan ``data`` (and everything nested in it) and decide by the tenant's policy.
+
+        ``name_checks=False`` skips the attachment-policy checks on names and declared types
+        (a web download is not an attachment); scanners and archive limits still apply.
+        """
         started = time.perf_counter()
         policy = policy or self.policies.for_tenant(tenant)
         reasons: list[Reason] = []
@@ -113,18 +118,20 @@ class ScanEngine:
             items += 1
             if entry.depth == 0:
                 detected = entry.detected_type
-            reasons.extend(self._scan_item(entry, policy))
+            reasons.extend(self._scan_item(entry, policy, name_checks))
         extra: dict[str, object] = {}
         if walker.stats.decrypted:
             extra["decrypted"] = list(walker.stats.decrypted)
         return self._verdict(data, name, detected, items, reasons, policy, started, extra)
 
-    def _scan_item(self, item: ScanItem, policy: Policy) -> list[Reason]:
+    def _scan_item(self, item: ScanItem, policy: Policy, name_checks: bool) -> list[Reason]:
         path = item.display_path
-        found = policy.check_name(item.name, path)
-        found += policy.check_type(
-            item.detected_type, name=item.name, declared_mime=item.declared_mime, path=path
-        )
+        found: list[Reason] = []
+        if name_checks:
+            found += policy.check_name(item.name, path)
+            found += policy.check_type(
+                item.detected_type, name=item.name, declared_mime=item.declared_mime, path=path
+            )
         for scanner in self.scanners:
             try:
                 hits = scanner.scan(item)

@@ -474,11 +474,117 @@ def _zip(members: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
+@dataclass
+class IcapResponse:
+    status: int
+    headers: dict[str, str]
+    http_head: bytes
+    body: bytes
+
+
+def icap_request(
+    port: int,
+    method: str,
+    service: str,
+    *,
+    req_hdr: bytes = b"",
+    res_hdr: bytes = b"",
+    body: bytes | None = None,
+    preview: int | None = None,
+    allow_204: bool = True,
+    host: str = "127.0.0.1",
+    sock: Any = None,
+) -> IcapResponse:
+    """A minimal ICAP client (what Squid sends), for tests and benchmarks."""
+    import socket
+
+    sections: list[tuple[str, bytes]] = []
+    if req_hdr:
+        sections.append(("req-hdr", req_hdr))
+    if res_hdr:
+        sections.append(("res-hdr", res_hdr))
+    offsets, payload = [], b""
+    for name, data in sections:
+        offsets.append(f"{name}={len(payload)}")
+        payload += data
+    body_name = "res-body" if method == "RESPMOD" else "req-body"
+    offsets.append(f"{body_name if body is not None else 'null-body'}={len(payload)}")
+    head = f"{method} icap://{host}:{port}/{service} ICAP/1.0\r\nHost: {host}:{port}\r\n"
+    if method != "OPTIONS":
+        head += f"Encapsulated: {', '.join(offsets)}\r\n"
+    if allow_204:
+        head += "Allow: 204\r\n"
+    if preview is not None and body is not None:
+        head += f"Preview: {preview}\r\n"
+    own = sock is None
+    conn = sock or socket.create_connection((host, port), timeout=30)
+    try:
+        conn.sendall(head.encode() + b"\r\n" + (payload if method != "OPTIONS" else b""))
+        reader = conn.makefile("rb")
+        if body is not None:
+            if preview is not None:
+                first = body[:preview]
+                last = len(body) <= preview
+                if first:
+                    conn.sendall(f"{len(first):x}\r\n".encode() + first + b"\r\n")
+                conn.sendall(b"0; ieof\r\n\r\n" if last else b"0\r\n\r\n")
+                if not last:
+                    status_line = reader.readline()
+                    if b" 100 " not in status_line:
+                        return _read_icap(reader, status_line)
+                    reader.readline()  # blank line after 100 Continue
+                    rest = body[preview:]
+                    conn.sendall(f"{len(rest):x}\r\n".encode() + rest + b"\r\n0\r\n\r\n")
+            else:
+                if body:
+                    conn.sendall(f"{len(body):x}\r\n".encode() + body + b"\r\n")
+                conn.sendall(b"0\r\n\r\n")
+        return _read_icap(reader, reader.readline())
+    finally:
+        if own:
+            conn.close()
+
+
+def _read_icap(reader: Any, status_line: bytes) -> IcapResponse:
+    parts = status_line.decode("latin-1").split(" ", 2)
+    status = int(parts[1])
+    headers: dict[str, str] = {}
+    while True:
+        line = reader.readline().decode("latin-1").rstrip("\r\n")
+        if not line:
+            break
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    encapsulated: dict[str, int] = {}
+    for entry in headers.get("encapsulated", "").split(","):
+        key, sep, value = entry.partition("=")
+        if sep:
+            encapsulated[key.strip()] = int(value)
+    http_head = b""
+    body = b""
+    body_key = next((k for k in encapsulated if k.endswith("body")), "null-body")
+    if encapsulated:
+        http_head = reader.read(encapsulated[body_key]) if encapsulated[body_key] else b""
+    if body_key in ("res-body", "req-body"):
+        chunks = bytearray()
+        while True:
+            size = int(reader.readline().split(b";")[0].strip(), 16)
+            if size == 0:
+                reader.readline()
+                break
+            chunks += reader.read(size)
+            reader.readline()
+        body = bytes(chunks)
+    return IcapResponse(status, headers, http_head, body)
+
+
 __all__ = [
     "MACRO_SOURCE",
     "Received",
     "RecordingSmtpServer",
+    "IcapResponse",
     "compound_file",
+    "icap_request",
     "make_docm",
     "make_message",
     "ovba_compress",

@@ -119,3 +119,136 @@ def clamd(tmp: Path, signatures: dict[str, str]) -> Iterator[Path]:
 
 def have(binary: str) -> bool:
     return shutil.which(binary) is not None or Path(binary).exists()
+
+
+SQUID = "/usr/sbin/squid"
+
+
+@contextmanager
+def squid(tmp: Path, icap_port: int, *, reqmod: bool = True) -> Iterator[int]:
+    """Debian's squid on loopback, with mamori as its ICAP RESPMOD (and REQMOD) service.
+
+    squid starts as root and drops to ``cache_effective_user`` (``proxy``); its working
+    directory is handed to that user. Run as another user, squid keeps that user.
+    """
+    import os
+    import pwd
+
+    if not Path(SQUID).exists():
+        import pytest
+
+        pytest.skip("squid not installed")
+    import tempfile
+
+    port = free_port()
+    # pytest's own temp root is private (0700): squid's unprivileged user could not reach it
+    work = Path(tempfile.mkdtemp(prefix="mamori-squid-"))
+    work.chmod(0o755)
+    user = "proxy"
+    if os.geteuid() == 0:
+        entry = pwd.getpwnam(user)
+        os.chown(work, entry.pw_uid, entry.pw_gid)
+    else:
+        user = pwd.getpwuid(os.geteuid()).pw_name
+    services = (
+        f"icap_service mamori_resp respmod_precache bypass=off "
+        f"icap://127.0.0.1:{icap_port}/respmod\nadaptation_access mamori_resp allow all\n"
+    )
+    if reqmod:
+        services += (
+            f"icap_service mamori_req reqmod_precache bypass=off "
+            f"icap://127.0.0.1:{icap_port}/reqmod\nadaptation_access mamori_req allow all\n"
+        )
+    conf = tmp / "squid.conf"
+    conf.write_text(
+        f"http_port 127.0.0.1:{port}\n"
+        f"pid_filename {work}/squid.pid\n"
+        f"cache_log {work}/cache.log\n"
+        f"access_log stdio:{work}/access.log\n"
+        "cache_store_log none\n"
+        "cache deny all\n"
+        "cache_mem 8 MB\n"
+        f"coredump_dir {work}\n"
+        f"cache_effective_user {user}\n"
+        "visible_hostname mamori-test\n"
+        "shutdown_lifetime 0 seconds\n"
+        "acl local src 127.0.0.1/32\n"
+        "http_access allow local\n"
+        "http_access deny all\n"
+        "icap_enable on\n"
+        "icap_preview_enable on\n"
+        "icap_preview_size 1024\n"
+        "icap_persistent_connections "
+        + os.environ.get("MAMORI_SQUID_PCONN", "on")
+        + "\n"
+        + os.environ.get("MAMORI_SQUID_EXTRA", "")
+        + services,
+        encoding="ascii",
+    )
+    log = (tmp / "squid.out").open("wb")
+    proc = subprocess.Popen(  # noqa: S603 - fixed binary, our own config
+        [SQUID, "-N", "-f", str(conf)], stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"squid exited: {(tmp / 'squid.out').read_text(errors='replace')}"
+                )
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("squid did not start") from None
+                time.sleep(0.2)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@contextmanager
+def origin_server(files: dict[str, tuple[bytes, str]]) -> Iterator[int]:
+    """An HTTP server on loopback serving ``path -> (body, content type)``."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    uploads: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server API
+            body, ctype = files.get(self.path, (b"not found", "text/plain"))
+            self.send_response(200 if self.path in files else 404)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server API
+            length = int(self.headers.get("Content-Length", "0"))
+            uploads.append(self.rfile.read(length))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.uploads = uploads  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
