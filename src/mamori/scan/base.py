@@ -67,6 +67,8 @@ class ScanOptions:
         clamd_timeout: seconds for one clamd conversation.
         hash_files: files of known-bad MD5/SHA-1/SHA-256 hashes (one per line, ``#`` comments).
         hashes: additional known-bad hashes.
+        hash_objects: put the SHA-256 of every scanned object into its verdict (on by
+            default; on CPUs without SHA extensions it costs more than a YARA-X scan).
     """
 
     scanners: tuple[str, ...] = ("eicar", "hashes", "yara", "office", "clamav")
@@ -77,6 +79,7 @@ class ScanOptions:
     clamd_timeout: float = 30.0
     hash_files: tuple[Path, ...] = ()
     hashes: frozenset[str] = field(default_factory=frozenset)
+    hash_objects: bool = True
 
 
 class Scanner(ABC):

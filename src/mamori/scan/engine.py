@@ -10,6 +10,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from mamori.errors import ScanError
@@ -20,13 +21,29 @@ from mamori.scan.verdict import Category, Outcome, Reason, Verdict, combine
 
 log = logging.getLogger(__name__)
 
+# hashlib releases the GIL on large inputs: the SHA-256 of a big object is computed on another
+# core while the scanners run, instead of adding its time to the scan.
+_HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mamori-hash")
+_PARALLEL_HASH_BYTES = 256 * 1024
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
 
 class ScanEngine:
     """Scanners plus policies; :meth:`scan_bytes` and :meth:`scan_path` produce verdicts."""
 
-    def __init__(self, scanner_list: Sequence[Scanner], policies: PolicySet | None = None) -> None:
+    def __init__(
+        self,
+        scanner_list: Sequence[Scanner],
+        policies: PolicySet | None = None,
+        *,
+        hash_objects: bool = True,
+    ) -> None:
         self.scanners = list(scanner_list)
         self.policies = policies or PolicySet()
+        self.hash_objects = hash_objects
 
     @classmethod
     def from_options(
@@ -46,7 +63,7 @@ class ScanEngine:
             scanner = scanners.get(name).from_options(options)
             if scanner is not None:
                 built.append(scanner)
-        return cls(built, policies)
+        return cls(built, policies, hash_objects=options.hash_objects)
 
     def version(self) -> str:
         """Identity of the scanners and rule sets (changes when rules change)."""
@@ -107,6 +124,9 @@ class ScanEngine:
                 )
             )
             return self._verdict(data, name, "", 0, reasons, policy, started, {})
+        digest: Future[str] | None = None
+        if self.hash_objects and len(data) >= _PARALLEL_HASH_BYTES:
+            digest = _HASHING.submit(_sha256, data)
         walker = ArchiveWalker(policy.limits, tuple(passwords))
         root = ScanItem(data=data, name=base_name, declared_mime=declared_mime)
         detected = ""
@@ -122,7 +142,12 @@ class ScanEngine:
         extra: dict[str, object] = {}
         if walker.stats.decrypted:
             extra["decrypted"] = list(walker.stats.decrypted)
-        return self._verdict(data, name, detected, items, reasons, policy, started, extra)
+        sha256 = digest.result() if digest is not None else ""
+        if self.hash_objects and not sha256:
+            sha256 = _sha256(data)
+        return self._verdict(
+            data, name, detected, items, reasons, policy, started, extra, sha256=sha256
+        )
 
     def _scan_item(self, item: ScanItem, policy: Policy, name_checks: bool) -> list[Reason]:
         path = item.display_path
@@ -173,6 +198,8 @@ class ScanEngine:
         policy: Policy,
         started: float,
         extra: dict[str, object],
+        *,
+        sha256: str = "",
     ) -> Verdict:
         decided: list[Reason] = []
         seen: set[tuple[str, str, str, str]] = set()
@@ -188,8 +215,7 @@ class ScanEngine:
             reasons=tuple(decided),
             name=name,
             size=len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
-            md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
+            sha256=sha256,
             detected_type=detected,
             items_scanned=items,
             elapsed_ms=(time.perf_counter() - started) * 1000,

@@ -50,9 +50,10 @@ def verdict_event(
         "file.name": verdict.name,
         "file.size": verdict.size,
         "file.hash.sha256": verdict.sha256,
-        "file.hash.md5": verdict.md5,
         "file.type": verdict.detected_type,
     }
+    if verdict.md5:
+        fields["file.hash.md5"] = verdict.md5
     if context:
         fields.update(context)
     raw = json.dumps(

@@ -86,7 +86,7 @@ class Verdict:
     name: str = ""
     size: int = 0
     sha256: str = ""
-    md5: str = ""
+    md5: str = ""  # only when a caller supplies it; MD5 IOCs are matched by the hash scanner
     detected_type: str = ""
     items_scanned: int = 0
     elapsed_ms: float = 0.0

@@ -240,7 +240,6 @@ class MailGateway:
             name=parsed.subject or parsed.message_id or "message",
             size=len(raw),
             sha256=hashlib.sha256(raw).hexdigest(),
-            md5=hashlib.md5(raw, usedforsecurity=False).hexdigest(),
             detected_type="message/rfc822",
             items_scanned=items,
             extra={"decrypted": decrypted} if decrypted else {},
