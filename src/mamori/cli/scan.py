@@ -173,6 +173,10 @@ def mail_filter_command(
     events: Annotated[
         Path | None, typer.Option(help="Append verdict events to this JSON-lines file.")
     ] = None,
+    tenant_domain: Annotated[
+        list[str] | None,
+        typer.Option(help="Recipient domain to tenant, DOMAIN=TENANT (repeatable)."),
+    ] = None,
     rules: RulesOpt = None,
     no_builtin_rules: NoBuiltinOpt = False,
     clamd: ClamdOpt = None,
@@ -188,6 +192,12 @@ def mail_filter_command(
     from mamori.scan.mail.relay import NextHop
     from mamori.scan.runner import serve_forever
 
+    domains: list[tuple[str, str]] = []
+    for entry in tenant_domain or ():
+        domain, sep, name_of_tenant = entry.partition("=")
+        if not sep or not domain or not name_of_tenant:
+            raise typer.BadParameter(f"--tenant-domain {entry!r}: expected DOMAIN=TENANT")
+        domains.append((domain.strip(), name_of_tenant.strip()))
     settings = Settings()
     host, port = _address(listen, 10025)
     hop_host, hop_port = _address(next_hop, 25)
@@ -202,6 +212,7 @@ def mail_filter_command(
             next_hop=NextHop(host=hop_host, port=hop_port, helo=name),
             hostname=name,
             tenant=tenant,
+            tenant_domains=tuple(domains),
             max_message_bytes=max_size,
             max_recipients=max_recipients,
             max_connections=max_connections,

@@ -290,3 +290,32 @@ def test_ppap_hold_expires_into_quarantine(tmp_path, next_hop):
         assert rig.gateway.expire_holds(datetime.now(UTC) + timedelta(days=2)) == 1
     assert rig.gateway.quarantine.get(held_id).status == "quarantined"
     assert rig.gateway.holds.all() == []
+
+
+def test_tenant_by_recipient_domain(tmp_path, next_hop):
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "strict.yaml").write_text("ppap: {mode: reject}\n", encoding="utf-8")
+    archive = zipcrypto({"a.txt": b"x"}, b"pw")
+    with mail_gateway(
+        tmp_path,
+        next_hop.port,
+        policy_dir=policies,
+        tenant="default-co",
+        tenant_domains=(("strict.example.jp", "strict"),),
+        notify_recipients=False,
+    ) as rig:
+        with pytest.raises(smtplib.SMTPDataError) as info:
+            _send(rig.port, _ppap_mail(archive), rcpts=("a@mail.strict.example.jp",))
+        assert info.value.smtp_code == 550
+        _send(rig.port, _ppap_mail(archive), rcpts=("b@other.example.jp",))
+        with smtplib.SMTP("127.0.0.1", rig.port, timeout=30) as smtp:
+            smtp.ehlo()
+            smtp.mail(SENDER)
+            assert smtp.rcpt("b@other.example.jp")[0] == 250
+            assert smtp.rcpt("a@strict.example.jp")[0] == 451  # other tenant: separate try
+    assert [(e.tenant, e.fields["mail.action"]) for e in rig.events] == [
+        ("strict", "rejected"),
+        ("default-co", "held"),
+    ]
+    assert rig.gateway.holds.all()[0].tenant == "default-co"

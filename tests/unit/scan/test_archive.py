@@ -158,3 +158,36 @@ def test_sjis_member_names_are_decoded():
     patched = data.replace(b"placeholder", name_sjis.ljust(11, b"_")[:11])
     items, _, _ = _walk(patched)
     assert items[-1].name.startswith("請求書")
+
+
+def _7z(members: dict[str, bytes], **kwargs) -> bytes:
+    buf = io.BytesIO()
+    with py7zr.SevenZipFile(buf, "w", **kwargs) as archive:
+        for name, data in members.items():
+            archive.writestr(data, name)
+    return buf.getvalue()
+
+
+def test_7z_bomb_is_stopped():
+    bomb = _7z({"zeros.bin": b"\0" * (20 * 1024 * 1024)})
+    assert len(bomb) < 100_000
+    _, reasons, walker = _walk(bomb)
+    assert [r.code for r in reasons] == ["ratio_limit"]
+    assert walker.stats.expanded_bytes == 0
+
+
+def test_7z_truncated_and_member_limit():
+    data = _7z({f"m{i}.txt": bytes([i]) * 1000 for i in range(20)})
+    _, reasons, _ = _walk(data[: len(data) // 2])
+    assert [r.category for r in reasons] == [Category.MALFORMED]
+    _, reasons, _ = _walk(data, Limits(max_members=5))
+    assert [r.code for r in reasons] == ["member_limit"]
+
+
+def test_member_limit_counts_across_nested_archives():
+    inner = make_zip({f"i{i}": b"x" for i in range(4)})
+    outer = make_zip({"a.zip": inner, "b.zip": inner})
+    items, reasons, walker = _walk(outer, Limits(max_members=7))
+    assert [(r.code, r.path) for r in reasons] == [("member_limit", "b.zip")]
+    assert walker.stats.members == 6  # b.zip's 4 members were refused from its directory
+    assert len(items) == 7

@@ -45,6 +45,8 @@ class MailGatewayConfig:
     next_hop: NextHop = field(default_factory=NextHop)
     hostname: str = "mamori.localdomain"
     tenant: str | None = None
+    # recipient domain -> tenant (a domain also covers its subdomains); others get ``tenant``
+    tenant_domains: tuple[tuple[str, str], ...] = ()
     max_message_bytes: int = 25 * 1024 * 1024
     max_recipients: int = 100
     max_connections: int = 50
@@ -175,6 +177,9 @@ class MailGateway:
     ) -> str:
         if len(envelope.rcpt_tos) >= self.config.max_recipients:
             return "452 4.5.3 Too many recipients"
+        if envelope.rcpt_tos and self.tenant_for([address]) != self.tenant_for(envelope.rcpt_tos):
+            # one tenant's policy per transaction: the client retries this one separately
+            return "451 4.5.3 Recipient of another tenant, send it in a separate transaction"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -245,9 +250,20 @@ class MailGateway:
             extra={"decrypted": decrypted} if decrypted else {},
         )
 
+    def tenant_for(self, rcpt_tos: Sequence[str]) -> str | None:
+        """The tenant of a transaction, from its first recipient's domain."""
+        if rcpt_tos and self.config.tenant_domains:
+            domain = rcpt_tos[0].strip().strip("<>").rsplit("@", 1)[-1].lower()
+            for suffix, tenant in self.config.tenant_domains:
+                suffix = suffix.lower().lstrip(".")
+                if domain == suffix or domain.endswith("." + suffix):
+                    return tenant
+        return self.config.tenant
+
     def process(self, mail_from: str, rcpt_tos: list[str], data: bytes, peer: str = "") -> str:
         """Decide about one message and return the SMTP reply."""
-        policy = self.engine.policies.for_tenant(self.config.tenant)
+        tenant = self.tenant_for(rcpt_tos)
+        policy = self.engine.policies.for_tenant(tenant)
         if not self.config.scan:
             return self.config.next_hop.send(mail_from, rcpt_tos, data).reply()
         parsed = parse_message(data)
@@ -258,6 +274,7 @@ class MailGateway:
             "mail.subject": parsed.subject,
             "mail.message_id": parsed.message_id,
             "source.ip": peer,
+            "tenant": tenant,
         }
         bad = [r for r in verdict.reasons if r.outcome is not Outcome.CLEAN]
 
@@ -273,7 +290,7 @@ class MailGateway:
         if bad and all(r.category is Category.ENCRYPTED for r in bad):
             return self._ppap(mail_from, rcpt_tos, data, parsed, verdict, policy, context)
         if verdict.outcome is Outcome.QUARANTINED:
-            item = self._quarantine(mail_from, rcpt_tos, data, parsed, verdict, peer)
+            item = self._quarantine(mail_from, rcpt_tos, data, parsed, verdict, peer, tenant)
             self._emit(verdict, {**context, "quarantine.id": item}, "quarantined")
             self._notify("quarantined", rcpt_tos, item, parsed, mail_from, verdict)
             return f"250 2.0.0 Accepted and quarantined as {item}"
@@ -308,17 +325,21 @@ class MailGateway:
                 "please use a file-sharing service"
             )
         if mode == "quarantine":
-            item = self._quarantine(mail_from, rcpt_tos, data, parsed, verdict, "")
+            item = self._quarantine(
+                mail_from, rcpt_tos, data, parsed, verdict, "", context["tenant"]
+            )
             self._emit(verdict, {**context, "quarantine.id": item}, "quarantined")
             self._notify("quarantined", rcpt_tos, item, parsed, mail_from, verdict)
             return f"250 2.0.0 Accepted and quarantined as {item}"
-        item = self._quarantine(mail_from, rcpt_tos, data, parsed, verdict, "", status="held")
+        item = self._quarantine(
+            mail_from, rcpt_tos, data, parsed, verdict, "", context["tenant"], status="held"
+        )
         hold = self.holds.add(
             item,
             sender=mail_from,
             recipients=rcpt_tos,
             hours=policy.ppap.hold_hours,
-            tenant=self.config.tenant,
+            tenant=context["tenant"],
         )
         self._emit(verdict, {**context, "quarantine.id": item}, "held")
         self._notify("held", rcpt_tos, item, parsed, mail_from, verdict, expires=hold.expires)
@@ -336,7 +357,12 @@ class MailGateway:
         bad = [r for r in verdict.reasons if r.outcome is not Outcome.CLEAN]
         mail_from = str(item.meta.get("mail_from", hold.sender))
         rcpt_tos = [str(r) for r in item.meta.get("rcpt_tos", hold.recipients)]
-        context = {"mail.from": mail_from, "mail.to": rcpt_tos, "quarantine.id": hold.id}
+        context = {
+            "mail.from": mail_from,
+            "mail.to": rcpt_tos,
+            "quarantine.id": hold.id,
+            "tenant": hold.tenant,
+        }
         if bad and all(r.category is Category.ENCRYPTED for r in bad):
             return "still-encrypted"  # wrong passwords: keep holding until it expires
         if verdict.temporary_failure:
@@ -406,6 +432,7 @@ class MailGateway:
         parsed: ParsedMessage,
         verdict: Verdict,
         peer: str,
+        tenant: str | None,
         *,
         status: str = "quarantined",
     ) -> str:
@@ -413,7 +440,7 @@ class MailGateway:
             data,
             kind="mail",
             name=parsed.subject,
-            tenant=self.config.tenant,
+            tenant=tenant,
             verdict=verdict,
             status=status,
             actor="mamori:mail",
@@ -460,12 +487,13 @@ class MailGateway:
     def _emit(self, verdict: Verdict, context: dict[str, Any], action: str) -> None:
         if self.on_event is None:
             return
+        fields = {k: v for k, v in context.items() if k != "tenant"}
         event = verdict_event(
             verdict,
             source="scan:mail",
-            tenant=self.config.tenant,
+            tenant=context.get("tenant", self.config.tenant),
             host=self.config.hostname,
-            context={**context, "mail.action": action},
+            context={**fields, "mail.action": action},
         )
         try:
             self.on_event(event)
