@@ -253,3 +253,29 @@ def test_trickle_mode_without_allow_204(icap):
             allow_204=False,
         )
     assert icap.events[-1].fields["scan.outcome"] == "blocked"
+
+
+def test_persistent_connection_serves_several_requests(icap):
+    with socket.create_connection(("127.0.0.1", icap.port), timeout=10) as sock:
+        for body in (b"one", EICAR, b"three"):
+            response = icap_request(
+                icap.port,
+                "RESPMOD",
+                "respmod",
+                req_hdr=REQ,
+                res_hdr=_res(len(body)),
+                body=body,
+                sock=sock,
+            )
+            assert response.status == (200 if body == EICAR else 204)
+
+
+def test_connection_limit_answers_503(engine):
+    server = IcapServer(engine, IcapConfig(port=0, max_connections=1))
+    with ServiceThread(server), socket.create_connection(("127.0.0.1", server.port)) as first:
+        first.sendall(b"")  # hold the only slot open
+        deadline = time.monotonic() + 10
+        while server.active < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as second:
+            assert second.recv(100).startswith(b"ICAP/1.0 503")
