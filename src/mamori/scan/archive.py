@@ -25,6 +25,9 @@ from typing import IO, Any, Protocol
 
 import py7zr
 import py7zr.io
+from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from mamori.scan.base import ScanItem
 from mamori.scan.filetype import detect
@@ -213,20 +216,39 @@ class ArchiveWalker:
         self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, item: ScanItem
     ) -> Iterator[ScanItem | Reason]:
         path = "/".join((*item.path[1:], name))
-        method = "AES" if info.compress_type == 99 else "ZipCrypto"
-        if info.compress_type != 99:
-            for password in self.passwords:
+        aes = info.compress_type == 99
+        for password in self.passwords:
+            if aes:
+                entry = self._zip_aes_member(item, info, name, password)
+            else:
                 entry = self._member(
                     item, name, _zip_opener(zf, info, password.encode()), info.compress_size
                 )
-                if isinstance(entry, Reason) and entry.category is Category.MALFORMED:
-                    continue  # wrong password (bad check byte or CRC)
-                self.stats.decrypted.append(path)
-                self.stats.passwords_used.append(password)
-                yield entry
-                return
+            if isinstance(entry, Reason) and entry.category is Category.MALFORMED:
+                continue  # wrong password (check value, CRC or authentication code)
+            self.stats.decrypted.append(path)
+            self.stats.passwords_used.append(password)
+            yield entry
+            return
+        method = "WinZip AES" if aes else "ZipCrypto"
         detail = f"zip {method}" + (" (no candidate password fits)" if self.passwords else "")
         yield Reason(Category.ENCRYPTED, "encrypted", detail, "archive", path)
+
+    def _zip_aes_member(
+        self, item: ScanItem, info: zipfile.ZipInfo, name: str, password: str
+    ) -> ScanItem | Reason:
+        path = "/".join((*item.path[1:], name))
+        try:
+            method, plain = _winzip_aes_decrypt(item.data, info, password)
+        except ValueError as exc:
+            return Reason(Category.MALFORMED, "corrupt_archive", str(exc), "archive", path)
+        if method == zipfile.ZIP_STORED:
+            return self._member(item, name, lambda: io.BytesIO(plain), len(plain))
+        if method == zipfile.ZIP_DEFLATED:
+            return self._member(item, name, lambda: _Inflater(plain), len(plain))
+        return Reason(
+            Category.ENCRYPTED, "encrypted", f"zip AES with method {method}", "archive", path
+        )
 
     def _tar(self, item: ScanItem) -> Iterator[ScanItem | Reason]:
         try:
@@ -371,6 +393,78 @@ class _BoundedFactory(py7zr.io.WriterFactory):
         io_ = _BoundedIO(self)
         self.files[filename] = io_.buf
         return io_
+
+
+class _Inflater:
+    """A raw-deflate stream read with bounded output (``read(n)`` never returns more)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._d = zlib.decompressobj(-15)
+        self._pending = data
+
+    def read(self, size: int = -1, /) -> bytes:
+        limit = size if size and size > 0 else _CHUNK
+        out = self._d.decompress(self._pending, limit)
+        self._pending = self._d.unconsumed_tail
+        if not out and not self._pending and not self._d.eof:
+            out = self._d.flush()
+        return out
+
+    def close(self) -> None:
+        return None
+
+
+def _winzip_aes_decrypt(data: bytes, info: zipfile.ZipInfo, password: str) -> tuple[int, bytes]:
+    """Decrypt one WinZip AES (AE-1/AE-2) member; returns (real method, compressed bytes).
+
+    Raises:
+        ValueError: wrong password, failed authentication or a malformed entry.
+    """
+    extra = info.extra
+    pos, strength, method = 0, 0, 0
+    while pos + 4 <= len(extra):
+        tag, size = struct.unpack_from("<HH", extra, pos)
+        if tag == 0x9901 and size >= 7:
+            _version, _vendor, strength, method = struct.unpack_from("<H2sBH", extra, pos + 4)
+        pos += 4 + size
+    if strength not in (1, 2, 3):
+        raise ValueError("no WinZip AES extra field")
+    offset = info.header_offset
+    if data[offset : offset + 4] != b"PK\x03\x04":
+        raise ValueError("bad local header")
+    name_len, extra_len = struct.unpack_from("<HH", data, offset + 26)
+    start = offset + 30 + name_len + extra_len
+    raw = data[start : start + info.compress_size]
+    key_len = 8 + 8 * strength
+    salt_len = key_len // 2
+    if len(raw) < salt_len + 2 + 10:
+        raise ValueError("truncated AES entry")
+    salt, check, body, mac = (
+        raw[:salt_len],
+        raw[salt_len : salt_len + 2],
+        raw[salt_len + 2 : -10],
+        raw[-10:],
+    )
+    derived = PBKDF2HMAC(
+        algorithm=hashes.SHA1(),  # noqa: S303 - fixed by the WinZip AES format
+        length=2 * key_len + 2,
+        salt=salt,
+        iterations=1000,
+    ).derive(password.encode("utf-8"))
+    if derived[-2:] != check:
+        raise ValueError("wrong password")
+    signer = hmac.HMAC(derived[key_len : 2 * key_len], hashes.SHA1())  # noqa: S303 - format
+    signer.update(body)
+    if signer.finalize()[:10] != mac:
+        raise ValueError("authentication code mismatch")
+    blocks = (len(body) + 15) // 16
+    counters = b"".join(i.to_bytes(16, "little") for i in range(1, blocks + 1))
+    encryptor = Cipher(algorithms.AES(derived[:key_len]), modes.ECB()).encryptor()  # noqa: S305 - CTR keystream
+    stream = encryptor.update(counters)[: len(body)]
+    plain = (int.from_bytes(body, "little") ^ int.from_bytes(stream, "little")).to_bytes(
+        len(body), "little"
+    )
+    return method, plain
 
 
 def zip_declared_count(data: bytes) -> int | None:

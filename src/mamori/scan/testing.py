@@ -6,6 +6,7 @@ from __future__ import annotations
 import binascii
 import datetime as dt
 import email.policy
+import hashlib
 import io
 import ipaddress
 import struct
@@ -578,6 +579,81 @@ def _read_icap(reader: Any, status_line: bytes) -> IcapResponse:
     return IcapResponse(status, headers, http_head, body)
 
 
+def zip_aes(members: dict[str, bytes], password: str, *, strength: int = 3) -> bytes:
+    """A WinZip AES (AE-2) encrypted, deflated zip — what 7-Zip writes with ZipCrypto off."""
+    import hmac as std_hmac
+    import os
+    import zlib
+
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    key_len = 8 + 8 * strength
+    body = bytearray()
+    central = bytearray()
+    for name, data in members.items():
+        comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+        deflated = comp.compress(data) + comp.flush()
+        salt = os.urandom(key_len // 2)
+        derived = hashlib.pbkdf2_hmac("sha1", password.encode(), salt, 1000, 2 * key_len + 2)
+        counters = b"".join(
+            i.to_bytes(16, "little") for i in range(1, (len(deflated) + 15) // 16 + 1)
+        )
+        stream = Cipher(algorithms.AES(derived[:key_len]), modes.ECB()).encryptor().update(counters)  # noqa: S305
+        enc = bytes(a ^ b for a, b in zip(deflated, stream, strict=False))
+        mac = std_hmac.new(derived[key_len : 2 * key_len], enc, "sha1").digest()[:10]
+        payload = salt + derived[-2:] + enc + mac
+        extra = struct.pack("<HHH2sBH", 0x9901, 7, 2, b"AE", strength, 8)
+        fname = name.encode()
+        offset = len(body)
+        body += (
+            struct.pack(
+                "<IHHHHHIIIHH",
+                0x04034B50,
+                51,
+                1,
+                99,
+                0,
+                0,
+                0,
+                len(payload),
+                len(data),
+                len(fname),
+                len(extra),
+            )
+            + fname
+            + extra
+            + payload
+        )
+        central += (
+            struct.pack(
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50,
+                51,
+                51,
+                1,
+                99,
+                0,
+                0,
+                0,
+                len(payload),
+                len(data),
+                len(fname),
+                len(extra),
+                0,
+                0,
+                0,
+                0,
+                offset,
+            )
+            + fname
+            + extra
+        )
+    eocd = struct.pack(
+        "<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(central), len(body), 0
+    )
+    return bytes(body + central + eocd)
+
+
 __all__ = [
     "MACRO_SOURCE",
     "Received",
@@ -590,5 +666,6 @@ __all__ = [
     "ovba_compress",
     "self_signed_cert",
     "vba_project",
+    "zip_aes",
     "zipcrypto",
 ]

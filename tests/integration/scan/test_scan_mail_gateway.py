@@ -319,3 +319,14 @@ def test_tenant_by_recipient_domain(tmp_path, next_hop):
         ("default-co", "held"),
     ]
     assert rig.gateway.holds.all()[0].tenant == "default-co"
+
+
+def test_ppap_winzip_aes_released(tmp_path, next_hop):
+    from mamori.scan.testing import zip_aes
+
+    archive = zip_aes({"図面.txt": "部品図面 rev.3".encode()}, "Zq9-Lm2w")
+    with mail_gateway(tmp_path, next_hop.port, notify_recipients=False) as rig:
+        _send(rig.port, _ppap_mail(archive))
+        _send(rig.port, _password_mail("Zq9-Lm2w"))
+        actions = [e.fields["mail.action"] for e in rig.events]
+    assert actions == ["held", "released", "relayed"]

@@ -191,3 +191,36 @@ def test_member_limit_counts_across_nested_archives():
     assert [(r.code, r.path) for r in reasons] == [("member_limit", "b.zip")]
     assert walker.stats.members == 6  # b.zip's 4 members were refused from its directory
     assert len(items) == 7
+
+
+def test_winzip_aes_zip():
+    from mamori.scan.testing import zip_aes
+
+    for strength in (1, 3):
+        data = zip_aes({"doc/見積.txt": b"quote " * 500}, "Pa55#word", strength=strength)
+        _, reasons, _ = _walk(data)
+        assert [(r.code, r.detail) for r in reasons] == [("encrypted", "zip WinZip AES")]
+        _, reasons, _ = _walk(data, passwords=("wrong",))
+        assert "no candidate password fits" in reasons[0].detail
+        items, reasons, walker = _walk(data, passwords=("wrong", "Pa55#word"))
+        assert reasons == []
+        assert items[-1].data == b"quote " * 500
+        assert walker.stats.passwords_used == ["Pa55#word"]
+
+
+def test_winzip_aes_tampered_is_not_opened():
+    from mamori.scan.testing import zip_aes
+
+    data = bytearray(zip_aes({"a.txt": b"payload " * 100}, "pw"))
+    data[60] ^= 0xFF  # inside the encrypted data: the authentication code no longer matches
+    _, reasons, _ = _walk(bytes(data), passwords=("pw",))
+    assert [r.category for r in reasons] == [Category.ENCRYPTED]
+
+
+def test_winzip_aes_bomb_is_bounded():
+    from mamori.scan.testing import zip_aes
+
+    data = zip_aes({"zeros": b"\0" * (8 * 1024 * 1024)}, "pw")
+    _, reasons, walker = _walk(data, passwords=("pw",))
+    assert [r.code for r in reasons] == ["ratio_limit"]
+    assert walker.stats.expanded_bytes == 0
