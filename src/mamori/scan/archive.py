@@ -21,7 +21,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, Protocol
+from typing import IO, Protocol
 
 import py7zr
 import py7zr.io
@@ -544,7 +544,7 @@ def _short(exc: BaseException) -> str:
     return text[:200]
 
 
-def walk(root: ScanItem, limits: Limits, passwords: Sequence[str] = ()) -> list[Any]:
+def walk(root: ScanItem, limits: Limits, passwords: Sequence[str] = ()) -> list[ScanItem | Reason]:
     """Convenience: the whole walk as a list (items and reasons)."""
     return list(ArchiveWalker(limits, passwords).walk(root))
 

@@ -330,3 +330,14 @@ def test_ppap_winzip_aes_released(tmp_path, next_hop):
         _send(rig.port, _password_mail("Zq9-Lm2w"))
         actions = [e.fields["mail.action"] for e in rig.events]
     assert actions == ["held", "released", "relayed"]
+
+
+def test_hold_released_by_operator_is_not_delivered_twice(tmp_path, next_hop):
+    with mail_gateway(tmp_path, next_hop.port, notify_recipients=False) as rig:
+        _send(rig.port, _ppap_mail(zipcrypto({"a.txt": b"x"}, b"pw")))
+        held_id = rig.events[0].fields["quarantine.id"]
+        assert rig.gateway.release(held_id, actor="op").ok
+        _send(rig.port, _password_mail("pw"))
+    zips = [m for m in next_hop.messages if b"application/zip" in m.data]
+    assert len(zips) == 1
+    assert rig.gateway.holds.all() == []

@@ -347,11 +347,14 @@ class MailGateway:
 
     def _try_release(self, hold: Hold, text: str, policy: Policy) -> str:
         """Open a held message with the passwords in ``text``; returns what happened."""
+        item = self.quarantine.get(hold.id)
+        if item.status != "held":  # an operator released or deleted it meanwhile
+            self.holds.remove(hold.id)
+            return "not-held"
         passwords = _candidates(text, policy)
         if not passwords:
             return "no-candidates"
         raw = self.quarantine.content(hold.id)
-        item = self.quarantine.get(hold.id)
         parsed = parse_message(raw)
         verdict = self.scan_message(parsed, raw, policy, passwords)
         bad = [r for r in verdict.reasons if r.outcome is not Outcome.CLEAN]
