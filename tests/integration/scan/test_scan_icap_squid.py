@@ -86,3 +86,13 @@ def test_large_malicious_download_never_completes(proxy_rig):
         assert EICAR not in response.content
     blocked = [e for e in events if e.fields["url.full"].endswith("/big-eicar.bin")]
     assert blocked and blocked[0].fields["scan.outcome"] == "blocked"
+
+
+def test_large_uploads_through_reqmod(proxy_rig):
+    proxy, origin, _ = proxy_rig
+    with _client(proxy) as client:
+        clean = client.post(f"http://127.0.0.1:{origin}/upload", content=CLEAN)
+        bad = client.post(f"http://127.0.0.1:{origin}/upload", content=CLEAN + EICAR)
+    assert clean.status_code == 200
+    assert bad.status_code == 403
+    assert "Dangerous content blocked" in bad.text
