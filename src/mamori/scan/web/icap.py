@@ -71,6 +71,7 @@ class IcapRequest:
     body: bytearray = field(default_factory=bytearray)
     has_body: bool = False
     overflow: bool = False
+    continued: bool = False  # "100 Continue" was sent after the preview
     streaming: bool = False  # the 200 response was started before the scan (trickle mode)
     sent: int = 0  # body bytes already echoed in trickle mode
 
@@ -221,6 +222,7 @@ class IcapServer:
         ieof = await self._read_chunks(reader, request, limit)
         if preview and not ieof:
             writer.write(b"ICAP/1.0 100 Continue\r\n\r\n")
+            request.continued = True
             if (
                 self.config.trickle
                 and request.method == "RESPMOD"
@@ -428,7 +430,8 @@ class IcapServer:
         return head + http + _chunked(page)
 
     def _unchanged(self, request: IcapRequest) -> bytes:
-        if request.allow_204 or (request.header("preview") and not request.body):
+        # RFC 3507 4.6: 204 needs "Allow: 204", except as the answer to a preview
+        if request.allow_204 or (request.header("preview") and not request.continued):
             return self._status(204, "No Content")
         # echo the message back unchanged
         if request.method == "RESPMOD":

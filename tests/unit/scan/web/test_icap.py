@@ -279,3 +279,17 @@ def test_connection_limit_answers_503(engine):
             time.sleep(0.01)
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as second:
             assert second.recv(100).startswith(b"ICAP/1.0 503")
+
+
+def test_204_answers_a_complete_preview_without_allow_204(icap):
+    small = icap_request(
+        icap.port,
+        "RESPMOD",
+        "respmod",
+        req_hdr=REQ,
+        res_hdr=_res(3),
+        body=b"abc",
+        preview=1024,
+        allow_204=False,
+    )
+    assert small.status == 204  # the whole body was in the preview (ieof)
