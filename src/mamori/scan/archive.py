@@ -37,17 +37,9 @@ from mamori.scan.verdict import Category, Reason
 ARCHIVE_TYPES = frozenset({"zip", "tar", "gzip", "bzip2", "xz", "7z"})
 UNSUPPORTED_ARCHIVES = frozenset({"rar", "cab", "iso"})
 _CHUNK = 64 * 1024
-_DECOMPRESS_ERRORS = (
-    OSError,
-    EOFError,
-    zlib.error,
-    lzma.LZMAError,
-    ValueError,
-    zipfile.BadZipFile,
-    tarfile.TarError,
-    NotImplementedError,
-    RuntimeError,
-)
+# Everything a decoder may raise on hostile input (zipfile alone raises IndexError, KeyError,
+# struct.error, OverflowError... on crafted headers): any of them means "corrupt", never clean.
+_DECOMPRESS_ERRORS = (Exception,)
 
 
 class _Readable(Protocol):
@@ -328,8 +320,12 @@ class ArchiveWalker:
                 return encrypted
             return Reason(Category.MALFORMED, "corrupt_archive", _short(exc), "archive", path)
         with archive:
-            files = [f for f in archive.list() if not f.is_directory]
-            if password is None and archive.needs_password():
+            try:
+                files = [f for f in archive.list() if not f.is_directory]
+                locked = archive.needs_password()
+            except Exception as exc:  # noqa: BLE001 - a corrupt header
+                return Reason(Category.MALFORMED, "corrupt_archive", _short(exc), "archive", path)
+            if password is None and locked:
                 return encrypted
             if len(files) > self.limits.max_members - self.stats.members:
                 return Reason(
@@ -341,7 +337,7 @@ class ArchiveWalker:
             except _LimitHit as hit:
                 return Reason(Category.LIMIT, hit.code, hit.detail, "archive", path)
             except Exception as exc:  # noqa: BLE001 - wrong password or corrupt data
-                if password is not None or archive.needs_password():
+                if password is not None or locked:
                     return encrypted
                 return Reason(Category.MALFORMED, "corrupt_archive", _short(exc), "archive", path)
         out: list[ScanItem | Reason] = []

@@ -131,14 +131,22 @@ class ScanEngine:
         root = ScanItem(data=data, name=base_name, declared_mime=declared_mime)
         detected = ""
         items = 0
-        for entry in walker.walk(root):
-            if isinstance(entry, Reason):
-                reasons.append(entry)
-                continue
-            items += 1
-            if entry.depth == 0:
-                detected = entry.detected_type
-            reasons.extend(self._scan_item(entry, policy, name_checks))
+        try:
+            for entry in walker.walk(root):
+                if isinstance(entry, Reason):
+                    reasons.append(entry)
+                    continue
+                items += 1
+                if entry.depth == 0:
+                    detected = entry.detected_type
+                reasons.extend(self._scan_item(entry, policy, name_checks))
+        except Exception as exc:  # a walker bug on hostile input must never read as clean
+            log.exception("archive walk failed")
+            reasons.append(
+                Reason(
+                    Category.ERROR, "scanner_error", f"{type(exc).__name__}: {exc}"[:200], "archive"
+                )
+            )
         extra: dict[str, object] = {}
         if walker.stats.decrypted:
             extra["decrypted"] = list(walker.stats.decrypted)

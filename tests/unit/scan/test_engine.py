@@ -142,3 +142,22 @@ def test_version_changes_with_rules(tmp_path):
     assert custom.version() != default.version()
     verdict = custom.scan_bytes(b"..zzz-marker..")
     assert [r.detail for r in verdict.reasons] == ["YARA:Custom"]
+
+
+def test_walker_crash_is_an_error_reason(monkeypatch, engine):
+    import mamori.scan.engine as engine_module
+
+    class Broken:
+        def __init__(self, *args, **kwargs):
+            from mamori.scan.archive import WalkStats
+
+            self.stats = WalkStats()
+
+        def walk(self, root):
+            yield root
+            raise IndexError("crafted header")
+
+    monkeypatch.setattr(engine_module, "ArchiveWalker", Broken)
+    verdict = engine.scan_bytes(b"PK\x03\x04 not really", name="a.zip")
+    assert verdict.outcome is Outcome.QUARANTINED
+    assert "IndexError" in verdict.reasons[-1].detail
