@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mamori.errors import ConfigError
 from mamori.scan.policy import PolicySet, load_policy
@@ -116,3 +118,18 @@ def test_invalid_policy_files(tmp_path, text, needle):
 def test_tenant_name_cannot_escape_directory(tmp_path):
     with pytest.raises(ConfigError):
         PolicySet(tmp_path).for_tenant("../etc")
+
+
+_DEFAULT = load_policy()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80))
+def test_any_name_is_checked_without_error(name):
+    for reason in _DEFAULT.check_name(name, "p"):
+        assert reason.code in {
+            "unicode_trick",
+            "blocked_extension",
+            "macro_extension",
+            "double_extension",
+        }
