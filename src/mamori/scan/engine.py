@@ -44,6 +44,7 @@ class ScanEngine:
         self.scanners = list(scanner_list)
         self.policies = policies or PolicySet()
         self.hash_objects = hash_objects
+        self._version: str | None = None
 
     @classmethod
     def from_options(
@@ -66,9 +67,11 @@ class ScanEngine:
         return cls(built, policies, hash_objects=options.hash_objects)
 
     def version(self) -> str:
-        """Identity of the scanners and rule sets (changes when rules change)."""
-        digest = hashlib.sha256("|".join(s.version() for s in self.scanners).encode())
-        return digest.hexdigest()[:16]
+        """Identity of the scanners and rule sets (computed once: rules compile once)."""
+        if self._version is None:
+            digest = hashlib.sha256("|".join(s.version() for s in self.scanners).encode())
+            self._version = digest.hexdigest()[:16]
+        return self._version
 
     def close(self) -> None:
         for scanner in self.scanners:
