@@ -341,3 +341,21 @@ def test_hold_released_by_operator_is_not_delivered_twice(tmp_path, next_hop):
     zips = [m for m in next_hop.messages if b"application/zip" in m.data]
     assert len(zips) == 1
     assert rig.gateway.holds.all() == []
+
+
+def test_eight_bit_headers_and_broken_base64_over_smtp(tmp_path, next_hop):
+    raw = (
+        "From: 山田 <yamada@supplier.example.jp>\r\nTo: sato@maker.example.jp\r\n"
+        "Subject: 請求書\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\n'
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n本文\r\n--B\r\n"
+        'Content-Type: application/pdf; name="請求書.pdf"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0x!!!LjQK*\r\n--B--\r\n"
+    ).encode()
+    with mail_gateway(tmp_path, next_hop.port, notify_recipients=False) as rig:
+        _send(rig.port, raw)
+    (event,) = rig.events
+    assert event.fields["mail.action"] == "quarantined"
+    assert event.fields["mail.subject"] == "請求書"
+    assert "malformed_mime" in event.fields["scan.reasons"]
+    assert next_hop.messages == []
