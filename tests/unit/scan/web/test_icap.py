@@ -293,3 +293,16 @@ def test_204_answers_a_complete_preview_without_allow_204(icap):
         allow_204=False,
     )
     assert small.status == 204  # the whole body was in the preview (ieof)
+
+
+def test_gzip_content_encoding_is_looked_into(icap):
+    import gzip
+
+    body = gzip.compress(b"<html>" + EICAR + b"</html>")
+    res = (
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    response = icap_request(icap.port, "RESPMOD", "respmod", req_hdr=REQ, res_hdr=res, body=body)
+    assert response.status == 200
+    assert response.http_head.startswith(b"HTTP/1.1 403")
