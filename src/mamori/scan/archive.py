@@ -34,7 +34,7 @@ from mamori.scan.filetype import detect
 from mamori.scan.policy import Limits
 from mamori.scan.verdict import Category, Reason
 
-ARCHIVE_TYPES = frozenset({"zip", "tar", "gzip", "bzip2", "xz", "7z"})
+ARCHIVE_TYPES = frozenset({"zip", "tar", "gzip", "bzip2", "xz", "7z", "tnef"})
 UNSUPPORTED_ARCHIVES = frozenset({"rar", "cab", "iso"})
 _CHUNK = 64 * 1024
 # Everything a decoder may raise on hostile input (zipfile alone raises IndexError, KeyError,
@@ -115,6 +115,7 @@ class ArchiveWalker:
             "bzip2": self._stream,
             "xz": self._stream,
             "7z": self._sevenzip,
+            "tnef": self._tnef,
         }
 
     # -- budgets ----------------------------------------------------------------------------
@@ -349,6 +350,36 @@ class ArchiveWalker:
             )
         return out
 
+    def _tnef(self, item: ScanItem) -> Iterator[ScanItem | Reason]:
+        """Attachments inside Outlook's ``winmail.dat`` (TNEF attAttachTitle/attAttachData)."""
+        data = item.data
+        pos = 6  # signature + legacy key
+        title = ""
+        count = 0
+        while pos + 9 <= len(data):
+            _level = data[pos]
+            attr_id, length = struct.unpack_from("<II", data, pos + 1)
+            start = pos + 9
+            end = start + length
+            if end + 2 > len(data):
+                yield _reason(Category.MALFORMED, "corrupt_archive", "truncated TNEF", item)
+                return
+            value = data[start:end]
+            if attr_id == 0x00069002:  # attAttachRendData: a new attachment begins
+                title = ""
+            elif attr_id == 0x00018010:  # attAttachTitle
+                title = value.rstrip(b"\0").decode("cp1252", "replace")
+            elif attr_id == 0x0006800F:  # attAttachData
+                if not self._take_member():
+                    yield _reason(
+                        Category.LIMIT, "member_limit", str(self.limits.max_members), item
+                    )
+                    return
+                count += 1
+                name = title or f"attachment{count}"
+                yield self._member(item, name, _bytes_opener(value), len(value))
+            pos = end + 2  # checksum
+
 
 class _BoundedIO(py7zr.io.Py7zIO):
     def __init__(self, factory: _BoundedFactory) -> None:
@@ -494,6 +525,10 @@ def _zip_name(info: zipfile.ZipInfo) -> str:
 
 def _zip_opener(zf: zipfile.ZipFile, info: zipfile.ZipInfo, pwd: bytes | None) -> _Opener:
     return lambda: zf.open(info, pwd=pwd)
+
+
+def _bytes_opener(value: bytes) -> _Opener:
+    return lambda: io.BytesIO(value)
 
 
 def _tar_opener(tf: tarfile.TarFile, member: tarfile.TarInfo) -> _Opener:

@@ -91,6 +91,7 @@ TYPES: dict[str, FileType] = {
             "application/x-msi application/x-ole-storage application/vnd.visio "
             "application/x-msdownload",
         ),
+        _t("tnef", "dat tnef", "application/ms-tnef application/vnd.ms-tnef"),
         _t("pdf", "pdf", "application/pdf application/x-pdf"),
         _t("rtf", "rtf doc", "application/rtf text/rtf application/msword"),
         _t("png", "png", "image/png"),
@@ -135,6 +136,8 @@ def detect(data: bytes) -> str:
         return "cab"
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         return "ole"
+    if head.startswith(b"\x78\x9f\x3e\x22"):
+        return "tnef"  # Outlook's winmail.dat
     if head.startswith(b"%PDF-"):
         return "pdf"
     if head.startswith(b"{\\rtf"):

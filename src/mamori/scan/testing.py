@@ -654,6 +654,27 @@ def zip_aes(members: dict[str, bytes], password: str, *, strength: int = 3) -> b
     return bytes(body + central + eocd)
 
 
+def make_tnef(attachments: dict[str, bytes]) -> bytes:
+    """A minimal TNEF stream (winmail.dat) carrying ``attachments``."""
+
+    def attr(level: int, attr_id: int, value: bytes) -> bytes:
+        checksum = sum(value) & 0xFFFF
+        return (
+            bytes([level])
+            + struct.pack("<II", attr_id, len(value))
+            + value
+            + struct.pack("<H", checksum)
+        )
+
+    out = bytearray(b"\x78\x9f\x3e\x22" + struct.pack("<H", 0x0001))
+    out += attr(1, 0x00089006, struct.pack("<I", 0x00010000))  # attTnefVersion
+    for name, data in attachments.items():
+        out += attr(2, 0x00069002, b"\0" * 14)  # attAttachRendData
+        out += attr(2, 0x00018010, name.encode("cp1252") + b"\0")  # attAttachTitle
+        out += attr(2, 0x0006800F, data)  # attAttachData
+    return bytes(out)
+
+
 __all__ = [
     "MACRO_SOURCE",
     "Received",
@@ -663,6 +684,7 @@ __all__ = [
     "icap_request",
     "make_docm",
     "make_message",
+    "make_tnef",
     "ovba_compress",
     "self_signed_cert",
     "vba_project",

@@ -359,3 +359,15 @@ def test_eight_bit_headers_and_broken_base64_over_smtp(tmp_path, next_hop):
     assert event.fields["mail.subject"] == "請求書"
     assert "malformed_mime" in event.fields["scan.reasons"]
     assert next_hop.messages == []
+
+
+def test_winmail_dat_contents_are_scanned(tmp_path, next_hop):
+    from mamori.scan.testing import make_tnef
+
+    raw = make_message(
+        attachments=[("winmail.dat", make_tnef({"e.txt": EICAR}), "application/ms-tnef")]
+    )
+    with mail_gateway(tmp_path, next_hop.port) as rig:
+        with pytest.raises(smtplib.SMTPDataError) as info:
+            _send(rig.port, raw)
+        assert info.value.smtp_code == 550

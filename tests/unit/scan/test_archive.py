@@ -224,3 +224,16 @@ def test_winzip_aes_bomb_is_bounded():
     _, reasons, walker = _walk(data, passwords=("pw",))
     assert [r.code for r in reasons] == ["ratio_limit"]
     assert walker.stats.expanded_bytes == 0
+
+
+def test_tnef_winmail_dat_attachments(engine):
+    from mamori.scan.testing import make_tnef
+
+    data = make_tnef({"report.pdf": b"%PDF-1.4 ok", "setup.exe": b"MZ\x90\x00" + b"\0" * 60})
+    items, reasons, _ = _walk(data)
+    assert reasons == []
+    assert [i.name for i in items[1:]] == ["report.pdf", "setup.exe"]
+    verdict = engine.scan_bytes(data, name="winmail.dat", declared_mime="application/ms-tnef")
+    assert [(r.code, r.path) for r in verdict.reasons] == [("blocked_extension", "setup.exe")]
+    _, reasons, _ = _walk(data[:-30])
+    assert [r.code for r in reasons] == ["corrupt_archive"]

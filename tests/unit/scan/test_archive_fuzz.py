@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from mamori.scan.archive import ArchiveWalker
 from mamori.scan.base import ScanItem
 from mamori.scan.policy import Limits
-from mamori.scan.testing import zipcrypto
+from mamori.scan.testing import make_tnef, zip_aes, zipcrypto
 from mamori.scan.verdict import Reason
 
 from .builders import make_tar, make_zip
@@ -19,6 +19,8 @@ _SEEDS = [
     make_tar({"a.txt": b"y" * 3000}, "w:xz"),
     make_tar({"a.txt": b"z" * 3000}, "w:bz2"),
     zipcrypto({"s.txt": b"secret" * 20}, b"pw"),
+    zip_aes({"s.txt": b"secret" * 20}, "pw"),
+    make_tnef({"a.pdf": b"%PDF-1.4" * 20, "b.txt": b"hello"}),
     b"7z\xbc\xaf\x27\x1c\x00\x04" + bytes(200),
 ]
 
