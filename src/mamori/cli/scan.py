@@ -188,7 +188,6 @@ def mail_filter_command(
     import socket
 
     from mamori.scan.mail.gateway import MailGateway, MailGatewayConfig
-    from mamori.scan.mail.ppap import HoldStore
     from mamori.scan.mail.relay import NextHop
     from mamori.scan.runner import serve_forever
 
@@ -204,7 +203,8 @@ def mail_filter_command(
     name = hostname or socket.getfqdn()
     engine = _engine(rules, no_builtin_rules, clamd, hashes, policy_dir)
     sink = _JsonLines(events)
-    gateway = MailGateway(
+    gateway = MailGateway.from_settings(
+        settings,
         engine,
         MailGatewayConfig(
             host=host,
@@ -221,9 +221,8 @@ def mail_filter_command(
             require_starttls=require_starttls,
             admin_addresses=tuple(admin or ()),
         ),
-        quarantine=_store(settings),
-        holds=HoldStore(settings.ensure_data_dir() / "ppap"),
         on_event=sink.event,
+        audit=_JsonLines(settings.ensure_data_dir() / "quarantine-audit.jsonl").audit,
     )
     typer.echo(f"mamori mail filter: {host}:{port} -> {hop_host}:{hop_port}", err=True)
     serve_forever(gateway)

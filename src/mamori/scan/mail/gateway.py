@@ -22,6 +22,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from mamori.config import Settings
 from mamori.model import Event
 from mamori.scan.engine import ScanEngine
 from mamori.scan.events import verdict_event
@@ -30,7 +31,7 @@ from mamori.scan.mail.notify import Notifier, SmtpNotifier
 from mamori.scan.mail.ppap import Hold, HoldStore
 from mamori.scan.mail.relay import NextHop, RelayResult
 from mamori.scan.policy import Policy
-from mamori.scan.quarantine import QuarantineStore
+from mamori.scan.quarantine import AuditCallback, QuarantineStore
 from mamori.scan.verdict import Category, Outcome, Reason, Verdict, combine
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,26 @@ class MailGateway:
         self._executor = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="mail")
         self._sweeper: asyncio.Task[None] | None = None
         self._tls = self._tls_context()
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        engine: ScanEngine,
+        config: MailGatewayConfig,
+        *,
+        on_event: Callable[[Event], None] | None = None,
+        audit: AuditCallback | None = None,
+    ) -> MailGateway:
+        """The gateway with its state in ``settings.data_dir`` (``quarantine/``, ``ppap/``);
+        ``on_event`` gets every verdict event, ``audit`` every quarantine action."""
+        return cls(
+            engine,
+            config,
+            quarantine=QuarantineStore.from_settings(settings, audit=audit),
+            holds=HoldStore(settings.ensure_data_dir() / "ppap"),
+            on_event=on_event,
+        )
 
     # -- network ----------------------------------------------------------------------------
 
