@@ -49,6 +49,18 @@ _INVISIBLE = {"\u200b": "ZWSP", "\u200c": "ZWNJ", "\u200d": "ZWJ", "\u2060": "WJ
 _DOT_LOOKALIKES = {"\u2024": "ONE DOT LEADER", "\u00b7": "MIDDLE DOT", "\u2219": "BULLET OPERATOR"}
 
 
+_GENERIC_MIMES = frozenset(
+    {
+        "application/octet-stream",
+        "binary/octet-stream",
+        "application/x-download",
+        "application/download",
+        "application/force-download",
+        "application/unknown",
+    }
+)
+
+
 class Limits(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -170,12 +182,19 @@ class Policy(BaseModel):
         ftype = TYPES[detected]
         out: list[Reason] = []
         ext = extension_of(name) if name else ""
-        claims: list[str] = []
-        if ext and ext not in ftype.extensions and type_for_extension(ext):
-            claims.append(f".{ext}")
         mime = declared_mime.split(";", 1)[0].strip().lower()
-        if mime and mime not in ftype.mimes and type_for_mime(mime):
-            claims.append(mime)
+        claims: list[str] = []
+        if ftype.executable:
+            # code under any other name or type is disguised, known type or not
+            if ext and ext not in ftype.extensions and not ext.isdigit():
+                claims.append(f".{ext}")
+            if mime and mime not in ftype.mimes and mime not in _GENERIC_MIMES:
+                claims.append(mime)
+        else:
+            if ext and ext not in ftype.extensions and type_for_extension(ext):
+                claims.append(f".{ext}")
+            if mime and mime not in ftype.mimes and type_for_mime(mime):
+                claims.append(mime)
         if not claims:
             return out
         detail = f"{' / '.join(claims)} → {detected}"

@@ -133,3 +133,14 @@ def test_any_name_is_checked_without_error(name):
             "macro_extension",
             "double_extension",
         }
+
+
+def test_executable_under_any_other_name_is_disguised():
+    policy = _DEFAULT
+    assert [r.code for r in policy.check_type("pe", name="readme.txt")] == ["disguised_executable"]
+    assert [r.code for r in policy.check_type("pe", declared_mime="text/plain")] == [
+        "disguised_executable"
+    ]
+    assert policy.check_type("pe", name="setup.exe", declared_mime="application/octet-stream") == []
+    assert policy.check_type("elf", name="libz.so.1") == []
+    assert policy.check_type("pe", name="noextension") == []
