@@ -371,3 +371,21 @@ def test_winmail_dat_contents_are_scanned(tmp_path, next_hop):
         with pytest.raises(smtplib.SMTPDataError) as info:
             _send(rig.port, raw)
         assert info.value.smtp_code == 550
+
+
+def test_reject_reason_cannot_inject_smtp_lines(tmp_path, next_hop):
+    raw = (
+        b"From: a@supplier.example.jp\r\nTo: sato@maker.example.jp\r\nSubject: x\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\n'
+        b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
+        b"Content-Disposition: attachment; filename*=utf-8''a%0D%0A250%20OK%20fake.exe\r\n\r\n"
+        b"TVqQAAMAAAAEAAAA\r\n--B--\r\n"
+    )
+    with mail_gateway(tmp_path, next_hop.port) as rig:
+        with pytest.raises(smtplib.SMTPDataError) as info:
+            _send(rig.port, raw)
+        assert info.value.smtp_code == 550
+        assert b"fake.exe" in info.value.smtp_error  # the hostile name is in the reason...
+        assert b"\r" not in info.value.smtp_error and b"\n" not in info.value.smtp_error
+        _send(rig.port, make_message())  # the session state is intact
+    assert len(next_hop.messages) == 1

@@ -538,7 +538,9 @@ def _action(result: RelayResult) -> str:
 
 
 def _ascii(text: str) -> str:
-    return text.encode("ascii", "replace").decode("ascii")[:300]
+    """Safe for an SMTP reply line: ASCII only, no control characters (no CRLF injection)."""
+    printable = "".join(c if " " <= c < "\x7f" else "?" for c in text)
+    return printable[:300]
 
 
 __all__ = ["MailGateway", "MailGatewayConfig"]
