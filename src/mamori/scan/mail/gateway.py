@@ -317,7 +317,8 @@ class MailGateway:
             return f"250 2.0.0 Accepted and quarantined as {item}"
 
         # clean: maybe it is the password mail for a held PPAP message
-        for hold in self.holds.matching(mail_from, rcpt_tos):
+        holds = self.holds.matching(mail_from, rcpt_tos) if mail_from else []  # not bounces
+        for hold in holds:
             try:
                 self._try_release(hold, parsed.text, policy)
             except Exception:  # the password mail itself must still go through
