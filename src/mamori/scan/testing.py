@@ -37,8 +37,22 @@ class Received:
 class _RecordingHandler:
     messages: list[Received] = field(default_factory=list)
     reply: str = "250 OK"
+    refuse: set[str] = field(default_factory=set)  # recipients answered with 550
     lock: threading.Lock = field(default_factory=threading.Lock)
     arrived: threading.Condition = field(default_factory=threading.Condition)
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd hook name
+        self,
+        server: SMTP,  # noqa: ARG002
+        session: Session,  # noqa: ARG002
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],  # noqa: ARG002
+    ) -> str:
+        if address.lower() in self.refuse:
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(  # noqa: N802 - aiosmtpd hook name
         self,

@@ -389,3 +389,16 @@ def test_reject_reason_cannot_inject_smtp_lines(tmp_path, next_hop):
         assert b"\r" not in info.value.smtp_error and b"\n" not in info.value.smtp_error
         _send(rig.port, make_message())  # the session state is intact
     assert len(next_hop.messages) == 1
+
+
+def test_partly_refused_recipients_are_reported_to_the_sender(tmp_path, next_hop):
+    next_hop.handler.refuse.add("gone@maker.example.jp")
+    with mail_gateway(tmp_path, next_hop.port) as rig:
+        _send(rig.port, make_message(), rcpts=(RCPT, "gone@maker.example.jp"))
+        messages = next_hop.wait_for(2)
+    delivered, notice = messages
+    assert delivered.rcpt_tos == [RCPT]
+    assert notice.rcpt_tos == [SENDER]
+    body = email.message_from_bytes(notice.data).get_payload(decode=True).decode()
+    assert "gone@maker.example.jp: 550" in body
+    assert rig.events[0].fields["mail.refused"][0].startswith("gone@maker.example.jp")

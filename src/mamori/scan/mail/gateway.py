@@ -324,7 +324,24 @@ class MailGateway:
             except Exception:  # the password mail itself must still go through
                 log.exception("releasing PPAP hold %s failed", hold.id)
         result = self.config.next_hop.send(mail_from, rcpt_tos, self._stamp(data, verdict))
-        self._emit(verdict, {**context, "mail.next_hop": result.reply()}, _action(result))
+        context["mail.next_hop"] = result.reply()
+        if result.ok and result.refused:
+            # accepted for the others: tell the sender which recipients the next hop refused
+            refused = [f"{rcpt}: {code} {text}" for rcpt, (code, text) in result.refused.items()]
+            context["mail.refused"] = refused
+            notice_to = [mail_from] if mail_from else list(self.config.admin_addresses)
+            try:
+                self.notifier.notify(
+                    "refused",
+                    recipients=notice_to,
+                    item_id="",
+                    subject=parsed.subject,
+                    sender=mail_from,
+                    expires="\n".join(refused),
+                )
+            except Exception:  # best effort, like every notice
+                log.exception("refusal notice failed")
+        self._emit(verdict, context, _action(result))
         return result.reply()
 
     # -- PPAP -------------------------------------------------------------------------------

@@ -39,6 +39,12 @@ _TEXT = {
         "[mamori] Threat found in a password-protected archive",
         "The held message was opened with the password mail and blocked (quarantine id: {id}).",
     ),
+    "refused": (
+        "【mamori】一部の宛先に配送できませんでした",
+        "次のメールは検査後に配送しましたが、以下の宛先は受信サーバーに拒否されました。\n{expires}",
+        "[mamori] Delivery failed for some recipients",
+        "The message below was scanned and delivered, but the receiving server refused:\n{expires}",
+    ),
     "expired": (
         "【mamori】パスワード付き ZIP の保留期限が切れました",
         "パスワードのメールが期限内に届かなかったため、メールを隔離しました (隔離 ID: {id})。",
