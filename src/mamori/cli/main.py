@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mamori.cli.guideline",
     "mamori.cli.ingest",
     "mamori.cli.respond",
+    "mamori.cli.scan",
     "mamori.cli.service",
 )
 

@@ -1,0 +1,308 @@
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from mamori.scan.base import ScanOptions
+from mamori.scan.engine import ScanEngine
+from mamori.scan.quarantine import QuarantineStore
+from mamori.scan.runner import ServiceThread
+from mamori.scan.scanners.eicar import EICAR
+from mamori.scan.testing import icap_request
+from mamori.scan.web.icap import IcapConfig, IcapServer
+
+REQ = b"GET http://origin.example/files/report.pdf HTTP/1.1\r\nHost: origin.example\r\n\r\n"
+
+
+def _res(length: int, ctype: str = "application/octet-stream") -> bytes:
+    return (
+        f"HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {length}\r\n\r\n"
+    ).encode()
+
+
+@pytest.fixture
+def icap(engine, tmp_path):
+    events = []
+    server = IcapServer(
+        engine,
+        IcapConfig(port=0),
+        on_event=events.append,
+        quarantine=QuarantineStore(tmp_path / "q", b"k" * 32),
+    )
+    with ServiceThread(server):
+        server.events = events  # type: ignore[attr-defined]
+        yield server
+
+
+def test_options(icap):
+    response = icap_request(icap.port, "OPTIONS", "respmod")
+    assert response.status == 200
+    assert response.headers["methods"] == "RESPMOD"
+    assert response.headers["allow"] == "204"
+    assert response.headers["istag"].startswith('"mamori-')
+    assert "preview" in response.headers
+    assert icap_request(icap.port, "OPTIONS", "reqmod").headers["methods"] == "REQMOD"
+    assert icap_request(icap.port, "OPTIONS", "nothing").status == 404
+
+
+def test_clean_respmod_204_and_echo(icap):
+    body = b"%PDF-1.4 harmless"
+    assert (
+        icap_request(
+            icap.port, "RESPMOD", "respmod", req_hdr=REQ, res_hdr=_res(len(body)), body=body
+        ).status
+        == 204
+    )
+    echoed = icap_request(
+        icap.port,
+        "RESPMOD",
+        "respmod",
+        req_hdr=REQ,
+        res_hdr=_res(len(body)),
+        body=body,
+        allow_204=False,
+    )
+    assert echoed.status == 200
+    assert echoed.http_head == _res(len(body))
+    assert echoed.body == body
+    assert icap.events[0].fields["scan.outcome"] == "clean"
+    assert icap.events[0].fields["url.full"] == "http://origin.example/files/report.pdf"
+
+
+@pytest.mark.parametrize("preview", [None, 0, 10, 4096])
+def test_eicar_gets_block_page(icap, preview):
+    response = icap_request(
+        icap.port,
+        "RESPMOD",
+        "respmod",
+        req_hdr=REQ,
+        res_hdr=_res(len(EICAR)),
+        body=EICAR,
+        preview=preview,
+    )
+    assert response.status == 200
+    assert response.http_head.startswith(b"HTTP/1.1 403 Forbidden")
+    page = response.body.decode("utf-8")
+    assert "危険なコンテンツをブロックしました" in page
+    assert "Dangerous content blocked" in page
+    assert "EICAR" in page
+
+
+def test_preview_whole_body_and_large_body(icap):
+    body = b"A" * 300_000
+    response = icap_request(
+        icap.port,
+        "RESPMOD",
+        "respmod",
+        req_hdr=REQ,
+        res_hdr=_res(len(body)),
+        body=body,
+        preview=1024,
+    )
+    assert response.status == 204
+    small = icap_request(
+        icap.port, "RESPMOD", "respmod", req_hdr=REQ, res_hdr=_res(3), body=b"abc", preview=1024
+    )
+    assert small.status == 204
+
+
+def test_reqmod_upload_multipart(icap):
+    boundary = "XyZ"
+    form = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="f"; filename="e.txt"\r\n'
+            "Content-Type: text/plain\r\n\r\n"
+        ).encode()
+        + EICAR
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    req = (
+        "POST http://upload.example/send HTTP/1.1\r\nHost: upload.example\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+        f"Content-Length: {len(form)}\r\n\r\n"
+    ).encode()
+    blocked = icap_request(icap.port, "REQMOD", "reqmod", req_hdr=req, body=form)
+    assert blocked.status == 200
+    assert blocked.http_head.startswith(b"HTTP/1.1 403")
+    clean = icap_request(
+        icap.port, "REQMOD", "reqmod", req_hdr=req, body=form.replace(EICAR, b"hello")
+    )
+    assert clean.status == 204
+    get = icap_request(icap.port, "REQMOD", "reqmod", req_hdr=REQ)
+    assert get.status == 204
+
+
+def test_method_service_mismatch(icap):
+    assert icap_request(icap.port, "REQMOD", "respmod", req_hdr=REQ).status == 405
+
+
+def _raw(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        out = b""
+        while chunk := sock.recv(4096):
+            out += chunk
+        return out
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [b"zz\r\nabc\r\n0\r\n\r\n", b"3\r\nabcXX0\r\n\r\n", b"-5\r\nabc\r\n0\r\n\r\n"],
+    ids=["not-hex", "no-crlf", "negative"],
+)
+def test_broken_chunked_body_is_400(icap, chunks):
+    head = (
+        f"RESPMOD icap://127.0.0.1:{icap.port}/respmod ICAP/1.0\r\nHost: x\r\n"
+        f"Encapsulated: req-hdr=0, res-hdr={len(REQ)}, res-body={len(REQ) + len(_res(3))}\r\n\r\n"
+    ).encode()
+    reply = _raw(icap.port, head + REQ + _res(3) + chunks)
+    assert reply.startswith(b"ICAP/1.0 400")
+    # and the server still works
+    assert icap_request(icap.port, "OPTIONS", "respmod").status == 200
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"HELLO\r\n\r\n",
+        b"RESPMOD icap://x/respmod ICAP/1.0\r\nEncapsulated: bogus=1\r\n\r\n",
+        b"RESPMOD icap://x/respmod ICAP/1.0\r\nEncapsulated: res-body=5, res-hdr=0\r\n\r\n",
+        b"RESPMOD icap://x/respmod ICAP/1.0\r\nHost: x\r\n\r\n",
+    ],
+)
+def test_malformed_requests_are_400(icap, request_bytes):
+    assert _raw(icap.port, request_bytes).startswith(b"ICAP/1.0 400")
+
+
+def test_client_disconnect_mid_body(icap):
+    head = (
+        f"RESPMOD icap://127.0.0.1:{icap.port}/respmod ICAP/1.0\r\nHost: x\r\n"
+        f"Encapsulated: res-hdr=0, res-body={len(_res(1000))}\r\n\r\n"
+    ).encode()
+    reply = _raw(icap.port, head + _res(1000) + b"3e8\r\n" + b"x" * 100)
+    assert reply == b""
+    assert icap_request(icap.port, "OPTIONS", "respmod").status == 200
+    deadline = time.monotonic() + 10
+    while icap.active and time.monotonic() < deadline:  # the server closes after the client
+        time.sleep(0.01)
+    assert icap.active == 0
+
+
+@pytest.mark.parametrize(("on_error", "status"), [("block", 200), ("error", 500), ("allow", 204)])
+def test_clamd_down_fail_closed_as_configured(tmp_path, on_error, status):
+    engine = ScanEngine.from_options(ScanOptions(clamd=f"unix:{tmp_path}/none.sock"))
+    server = IcapServer(engine, IcapConfig(port=0, on_error=on_error))
+    with ServiceThread(server):
+        response = icap_request(
+            server.port, "RESPMOD", "respmod", req_hdr=REQ, res_hdr=_res(5), body=b"hello"
+        )
+    assert response.status == status
+    if on_error == "block":
+        assert response.http_head.startswith(b"HTTP/1.1 403")
+        assert "検査できなかった" in response.body.decode()
+
+
+def test_zip_bomb_download_is_blocked_and_quarantined(icap):
+    from scan.builders import zip_bomb
+
+    bomb = zip_bomb(50 * 1024 * 1024)
+    response = icap_request(
+        icap.port,
+        "RESPMOD",
+        "respmod",
+        req_hdr=REQ,
+        res_hdr=_res(len(bomb), "application/zip"),
+        body=bomb,
+        preview=1024,
+    )
+    assert response.status == 200
+    assert "ZIP 爆弾" in response.body.decode()
+    (item,) = icap.quarantine.list()
+    assert item.kind == "http"
+    assert icap.quarantine.content(item.id) == bomb
+
+
+def test_trickle_mode_without_allow_204(icap):
+    body = bytes(range(256)) * 800  # 200 KiB: more than Squid can buffer for a late 204
+    clean = icap_request(
+        icap.port,
+        "RESPMOD",
+        "respmod",
+        req_hdr=REQ,
+        res_hdr=_res(len(body)),
+        body=body,
+        preview=1024,
+        allow_204=False,
+    )
+    assert clean.status == 200
+    assert clean.http_head == _res(len(body))
+    assert clean.body == body
+    bad = body + EICAR
+    with pytest.raises(ValueError):  # the transfer is cut off before its last bytes
+        icap_request(
+            icap.port,
+            "RESPMOD",
+            "respmod",
+            req_hdr=REQ,
+            res_hdr=_res(len(bad)),
+            body=bad,
+            preview=1024,
+            allow_204=False,
+        )
+    assert icap.events[-1].fields["scan.outcome"] == "blocked"
+
+
+def test_persistent_connection_serves_several_requests(icap):
+    with socket.create_connection(("127.0.0.1", icap.port), timeout=10) as sock:
+        for body in (b"one", EICAR, b"three"):
+            response = icap_request(
+                icap.port,
+                "RESPMOD",
+                "respmod",
+                req_hdr=REQ,
+                res_hdr=_res(len(body)),
+                body=body,
+                sock=sock,
+            )
+            assert response.status == (200 if body == EICAR else 204)
+
+
+def test_connection_limit_answers_503(engine):
+    server = IcapServer(engine, IcapConfig(port=0, max_connections=1))
+    with ServiceThread(server), socket.create_connection(("127.0.0.1", server.port)) as first:
+        first.sendall(b"")  # hold the only slot open
+        deadline = time.monotonic() + 10
+        while server.active < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as second:
+            assert second.recv(100).startswith(b"ICAP/1.0 503")
+
+
+def test_204_answers_a_complete_preview_without_allow_204(icap):
+    small = icap_request(
+        icap.port,
+        "RESPMOD",
+        "respmod",
+        req_hdr=REQ,
+        res_hdr=_res(3),
+        body=b"abc",
+        preview=1024,
+        allow_204=False,
+    )
+    assert small.status == 204  # the whole body was in the preview (ieof)
+
+
+def test_gzip_content_encoding_is_looked_into(icap):
+    import gzip
+
+    body = gzip.compress(b"<html>" + EICAR + b"</html>")
+    res = (
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    response = icap_request(icap.port, "RESPMOD", "respmod", req_hdr=REQ, res_hdr=res, body=body)
+    assert response.status == 200
+    assert response.http_head.startswith(b"HTTP/1.1 403")
