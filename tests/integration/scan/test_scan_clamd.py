@@ -6,12 +6,12 @@ import hashlib
 import smtplib
 
 import pytest
-from scan_services import clamd, mail_gateway
 
 from mamori.scan.base import ScanOptions
 from mamori.scan.engine import ScanEngine
 from mamori.scan.testing import RecordingSmtpServer, make_message
 from mamori.scan.verdict import Outcome
+from tests.integration.scan.scan_services import clamd, mail_gateway
 
 HASH_SAMPLE = b"mamori synthetic sample for the clamd hash signature\n"
 MARKER = b"MAMORI-NDB-TEST-MARKER-7f3a"

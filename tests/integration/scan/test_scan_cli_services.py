@@ -11,10 +11,9 @@ import sys
 import time
 from contextlib import contextmanager
 
-from scan_services import free_port
-
 from mamori.scan.scanners.eicar import EICAR
 from mamori.scan.testing import RecordingSmtpServer, icap_request, make_message
+from tests.integration.scan.scan_services import free_port
 
 
 @contextmanager

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from scan_services import origin_server, squid
 
 from mamori.scan.engine import ScanEngine
 from mamori.scan.runner import ServiceThread
 from mamori.scan.scanners.eicar import EICAR
 from mamori.scan.web.icap import IcapConfig, IcapServer
+from tests.integration.scan.scan_services import origin_server, squid
 
 CLEAN = b"%PDF-1.4\n" + bytes(range(256)) * 4000  # ~1 MB, binary
 

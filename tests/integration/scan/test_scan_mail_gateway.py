@@ -9,7 +9,6 @@ import ssl
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from scan_services import free_port, mail_gateway
 
 from mamori.scan.base import ScanOptions
 from mamori.scan.scanners.eicar import EICAR
@@ -20,6 +19,7 @@ from mamori.scan.testing import (
     self_signed_cert,
     zipcrypto,
 )
+from tests.integration.scan.scan_services import free_port, mail_gateway
 
 SENDER = "tanaka@supplier.example.jp"
 RCPT = "sato@maker.example.jp"

@@ -3,7 +3,7 @@ from __future__ import annotations
 from mamori.scan.base import ScanItem, ScanOptions
 from mamori.scan.filetype import detect
 from mamori.scan.scanners.office import OfficeMacroScanner
-from scan.builders import MACRO_SOURCE, vba_project
+from tests.unit.scan.builders import MACRO_SOURCE, vba_project
 
 
 def test_vba_project_with_autoexec():

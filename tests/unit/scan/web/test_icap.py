@@ -206,7 +206,7 @@ def test_clamd_down_fail_closed_as_configured(tmp_path, on_error, status):
 
 
 def test_zip_bomb_download_is_blocked_and_quarantined(icap):
-    from scan.builders import zip_bomb
+    from tests.unit.scan.builders import zip_bomb
 
     bomb = zip_bomb(50 * 1024 * 1024)
     response = icap_request(
