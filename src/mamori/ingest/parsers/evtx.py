@@ -1,0 +1,261 @@
+"""Windows EVTX files, read with the Rust-based PyPI ``evtx`` package.
+
+Each record's XML-as-JSON is flattened into the field names SigmaHQ's ``windows`` rules use:
+``System`` leaves keep their names (``EventID``, ``Channel``, ``Computer``, ``Level``...),
+``System`` attributes are prefixed with their element (``Provider_Name``, ``Provider_Guid``,
+``Execution_ProcessID``, ``Security_UserID``), ``EventData`` items appear by their ``Name``
+(``Image``, ``CommandLine``, ``SubjectUserName``...), unnamed ``Data`` items are joined into
+``Data``, and ``UserData`` is flattened to its leaf names. The JSON of the record is kept as
+``raw``.
+
+A file that is not EVTX, a header that declares more chunks than the file holds (truncated
+copy) and a chunk that cannot be decoded each become a quarantined record with the reason; the
+records that can be read are still emitted.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+import evtx
+
+from mamori.ingest.base import ParseContext, Parser, parsers
+from mamori.model import Event, EventSink, Quarantined
+
+EVTX_MAGIC = b"ElfFile\x00"
+HEADER_SIZE = 4096
+CHUNK_SIZE = 65536
+
+_SYSTEM_SKIP = frozenset({"TimeCreated", "Correlation"})
+
+
+def _leaf(value: Any) -> Any:
+    """A scalar for a JSON node: ``#text`` of elements, lists joined, dicts kept as JSON."""
+    if isinstance(value, dict):
+        if "#text" in value:
+            return _leaf(value["#text"])
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, list):
+        return "\n".join("" if v is None else str(_leaf(v)) for v in value)
+    return value
+
+
+def _flatten_leaves(node: Any, out: dict[str, Any], prefix: str = "") -> None:
+    """Leaf names of a nested element tree (``UserData``); earlier names win."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "#attributes":
+                if isinstance(value, dict):
+                    for attr, attr_value in value.items():
+                        if not attr.startswith("xmlns"):
+                            out.setdefault(f"{prefix}_{attr}" if prefix else attr, attr_value)
+                continue
+            if key == "#text":
+                if prefix:
+                    out.setdefault(prefix, _leaf(value))
+                continue
+            if isinstance(value, dict):
+                _flatten_leaves(value, out, key)
+            else:
+                out.setdefault(key, _leaf(value))
+    elif prefix:
+        out.setdefault(prefix, _leaf(node))
+
+
+def flatten_windows_event(event: dict[str, Any]) -> dict[str, Any]:
+    """Flatten the ``{"System": ..., "EventData": ...}`` element of one Windows event.
+
+    Shared with the JSON parser for events exported in the same XML-as-JSON shape.
+    """
+    fields: dict[str, Any] = {}
+    system = event.get("System")
+    if isinstance(system, dict):
+        for key, value in system.items():
+            if key in _SYSTEM_SKIP:
+                continue
+            if isinstance(value, dict):
+                attrs = value.get("#attributes")
+                if isinstance(attrs, dict):
+                    for attr, attr_value in attrs.items():
+                        fields[f"{key}_{attr}"] = attr_value
+                if "#text" in value:
+                    fields[key] = _leaf(value["#text"])
+            else:
+                fields[key] = value
+        created = system.get("TimeCreated")
+        if isinstance(created, dict):
+            attrs = created.get("#attributes")
+            if isinstance(attrs, dict) and "SystemTime" in attrs:
+                fields["SystemTime"] = attrs["SystemTime"]
+    event_data = event.get("EventData")
+    if isinstance(event_data, dict):
+        for key, value in event_data.items():
+            if key == "#attributes":
+                continue
+            if key == "Data":
+                fields.setdefault("Data", _leaf(value))
+            else:
+                fields.setdefault(key, _leaf(value))
+    elif event_data is not None:
+        fields.setdefault("Data", _leaf(event_data))
+    user_data = event.get("UserData")
+    if isinstance(user_data, dict):
+        for value in user_data.values():
+            _flatten_leaves(value, fields)
+    # EventID as an int, whatever the qualifiers or text form.
+    eid = fields.get("EventID")
+    if isinstance(eid, str) and eid.isdigit():
+        fields["EventID"] = int(eid)
+    return fields
+
+
+def parse_timestamp(text: Any) -> datetime | None:
+    """Parse the ISO timestamps Windows exports (``2020-10-05T20:43:58.351744Z``)."""
+    if not isinstance(text, str) or not text:
+        return None
+    value = text.strip().replace(" ", "T", 1)
+    if value.endswith("Z"):
+        value = value[:-1] + "+00:00"
+    # Python accepts at most 6 fractional digits; Windows writes up to 7 (100 ns).
+    dot = value.find(".")
+    if dot != -1:
+        end = dot + 1
+        while end < len(value) and value[end].isdigit():
+            end += 1
+        if end - dot - 1 > 6:
+            value = value[: dot + 7] + value[end:]
+    try:
+        ts = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def declared_size(head: bytes) -> int | None:
+    """Size the EVTX header promises (header + chunks), or None for a header too short."""
+    if len(head) < 0x2C or not head.startswith(EVTX_MAGIC):
+        return None
+    chunk_count = int(struct.unpack_from("<H", head, 0x2A)[0])
+    return HEADER_SIZE + chunk_count * CHUNK_SIZE
+
+
+@parsers.register
+class EvtxParser(Parser):
+    """Windows event log files (``.evtx``): Security, System, Sysmon, PowerShell and others."""
+
+    NAME = "evtx"
+    DATA_TYPE = "windows:evtx"
+    DESCRIPTION = "Windows EVTX event log files (PyPI evtx)"
+
+    @classmethod
+    def sniff(cls, head: bytes) -> bool:
+        return head.startswith(EVTX_MAGIC)
+
+    def parse(self, stream: BinaryIO, sink: EventSink, context: ParseContext) -> None:
+        data = stream.read()
+        location = context.location
+        if not data.startswith(EVTX_MAGIC):
+            sink.quarantine(
+                Quarantined(
+                    source=self.NAME,
+                    reason="not an EVTX file (missing ElfFile header)",
+                    raw=data[:4096],
+                    location=location,
+                    tenant=context.tenant,
+                )
+            )
+            return
+        expected = declared_size(data)
+        if expected is not None and len(data) < expected:
+            sink.quarantine(
+                Quarantined(
+                    source=self.NAME,
+                    reason=(
+                        f"truncated EVTX file: header declares {expected} bytes, "
+                        f"file has {len(data)}; the records that remain are read"
+                    ),
+                    raw=data[len(data) - min(len(data), 4096) :],
+                    location=location,
+                    tenant=context.tenant,
+                )
+            )
+        try:
+            parser = evtx.PyEvtxParser(io.BytesIO(data))
+        except (OSError, RuntimeError, ValueError) as exc:
+            sink.quarantine(
+                Quarantined(
+                    source=self.NAME,
+                    reason=f"unreadable EVTX file: {exc}",
+                    raw=data[:4096],
+                    location=location,
+                    tenant=context.tenant,
+                )
+            )
+            return
+        self._emit_records(parser, sink, context)
+
+    def _emit_records(
+        self, parser: evtx.PyEvtxParser, sink: EventSink, context: ParseContext
+    ) -> None:
+        records = parser.records_json()
+        loads = json.loads
+        source = self.NAME
+        data_type = self.DATA_TYPE
+        tenant = context.tenant
+        default_host = context.host
+        while True:
+            try:
+                record = next(records)
+            except StopIteration:
+                break
+            except (RuntimeError, OSError, ValueError) as exc:
+                sink.quarantine(
+                    Quarantined(
+                        source=source,
+                        reason=f"corrupt EVTX chunk: {exc}",
+                        raw=str(exc).encode("utf-8", "replace"),
+                        location=context.location,
+                        tenant=tenant,
+                    )
+                )
+                continue
+            if not isinstance(record, dict):
+                continue
+            raw = str(record.get("data") or "")
+            try:
+                doc = loads(raw)
+                event = doc["Event"] if isinstance(doc, dict) and "Event" in doc else doc
+                fields = flatten_windows_event(event)
+            except (ValueError, TypeError, KeyError) as exc:
+                sink.quarantine(
+                    Quarantined(
+                        source=source,
+                        reason=f"EVTX record {record.get('event_record_id')}: {exc}",
+                        raw=str(raw).encode("utf-8", "replace"),
+                        location=context.location,
+                        tenant=tenant,
+                    )
+                )
+                continue
+            ts = parse_timestamp(fields.get("SystemTime")) or parse_timestamp(
+                record.get("timestamp")
+            )
+            computer = fields.get("Computer")
+            sink.event(
+                Event(
+                    fields=fields,
+                    timestamp=ts or datetime.now(UTC),
+                    source=source,
+                    raw=raw,
+                    data_type=data_type,
+                    tenant=tenant,
+                    host=str(computer) if computer else default_host,
+                )
+            )
+
+
+__all__ = ["EvtxParser", "declared_size", "flatten_windows_event", "parse_timestamp"]
