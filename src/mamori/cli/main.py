@@ -16,7 +16,7 @@ import typer
 from mamori import __version__
 from mamori.errors import MamoriError
 
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("mamori.cli.hunt",)
 
 app = typer.Typer(
     name="mamori",
