@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sigma import modifiers as sigma_modifiers
 from sigma.collection import SigmaCollection
 from sigma.correlations import (
     SigmaCorrelationCondition,
@@ -39,6 +40,10 @@ from mamori.detect.sigma.backend import IR, MamoriBackend
 from mamori.detect.sigma.pipelines import LogsourceMap, Route, default_logsources
 
 log = logging.getLogger(__name__)
+
+# The Sigma specification names ``utf16le`` as an alias of ``wide``; pySigma 2.0 knows only
+# ``wide``. Its modifier table is the documented extension point.
+sigma_modifiers.modifier_mapping.setdefault("utf16le", sigma_modifiers.SigmaWideModifier)
 
 IR_VERSION = 3
 RULE_SUFFIXES = (".yml", ".yaml")
