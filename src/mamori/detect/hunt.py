@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import mamori.ingest.parsers  # noqa: F401 - activates the registered parsers
 from mamori.detect.engine import SigmaEngine
 from mamori.ingest.base import ParseContext, Parser, parsers
 from mamori.model import Alert, Event, Quarantined
@@ -96,8 +97,6 @@ def hunt(
 
     ``on_file(path, size)`` is called after each file (for progress bars).
     """
-    import mamori.ingest.parsers  # noqa: F401 - activates the registered parsers
-
     result = HuntResult()
     for path, problem in input_files(paths):
         size = 0

@@ -19,8 +19,13 @@ SYSMON = "Microsoft-Windows-Sysmon/Operational"
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
-def rule_yaml(detection: str, *, logsource: str = "product: windows\n  category: process_creation",
-              title: str = "Test rule", extra: str = "") -> str:
+def rule_yaml(
+    detection: str,
+    *,
+    logsource: str = "product: windows\n  category: process_creation",
+    title: str = "Test rule",
+    extra: str = "",
+) -> str:
     return (
         f"title: {title}\nid: 6f0a3e4e-0000-4000-8000-000000000001\nstatus: test\n"
         f"logsource:\n  {logsource}\n"
@@ -29,8 +34,9 @@ def rule_yaml(detection: str, *, logsource: str = "product: windows\n  category:
     )
 
 
-def sysmon_event(fields: dict[str, Any], *, eid: int = 1, ts: datetime | None = None,
-                 **kw: Any) -> Event:
+def sysmon_event(
+    fields: dict[str, Any], *, eid: int = 1, ts: datetime | None = None, **kw: Any
+) -> Event:
     data = {"Channel": SYSMON, "EventID": eid, **fields}
     return make_event(data, timestamp=ts or T0, data_type="windows:evtx", **kw)
 

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (tables of rule snippets and events read best on one line)
 """Engine: routing, prefilter (never loses a match), alerts, streaming and batch."""
 
 from __future__ import annotations
@@ -15,10 +16,18 @@ from mamori.testing import FakeSink
 from .conftest import T0, rule_yaml, sysmon_event
 
 RULES = [
-    rule_yaml("sel:\n  Image|endswith: '\\cmd.exe'\n  CommandLine|contains: '/c'\ncondition: sel", title="A"),
-    rule_yaml("sel:\n  CommandLine|contains:\n    - 'whoami'\n    - 'net user'\ncondition: sel", title="B"),
+    rule_yaml(
+        "sel:\n  Image|endswith: '\\cmd.exe'\n  CommandLine|contains: '/c'\ncondition: sel",
+        title="A",
+    ),
+    rule_yaml(
+        "sel:\n  CommandLine|contains:\n    - 'whoami'\n    - 'net user'\ncondition: sel", title="B"
+    ),
     rule_yaml("sel:\n  Image: '*\\p?wershell.exe'\ncondition: sel", title="C"),
-    rule_yaml("sel:\n  Image|endswith: '.exe'\nfilter:\n  Image|contains: 'windows'\ncondition: sel and not filter", title="D"),
+    rule_yaml(
+        "sel:\n  Image|endswith: '.exe'\nfilter:\n  Image|contains: 'windows'\ncondition: sel and not filter",
+        title="D",
+    ),
     rule_yaml("sel:\n  IntegrityLevel: High\ncondition: sel", title="E"),
     rule_yaml("kw:\n  - 'mimi'\ncondition: kw", title="F"),
 ]
@@ -56,15 +65,33 @@ def _brute_force(engine: SigmaEngine, event) -> set[str]:
     out = set()
     for rule in engine.ruleset.rules:
         for route, ir in rule.variants:
-            if ("win", event.fields["Channel"].lower(), event.fields["EventID"]) not in route.route_keys():
+            if (
+                "win",
+                event.fields["Channel"].lower(),
+                event.fields["EventID"],
+            ) not in route.route_keys():
                 continue
             if compile_predicate(ir)(event.fields, lowered, hay, event.timestamp):
                 out.add(rule.title)
     return out
 
 
-WORDS = ["cmd.exe", "/c", "whoami", "net user", "powershell.exe", "pwershell.exe", "windows",
-         "High", "high", "mimi", "\\", "C:", " ", "x.exe"]
+WORDS = [
+    "cmd.exe",
+    "/c",
+    "whoami",
+    "net user",
+    "powershell.exe",
+    "pwershell.exe",
+    "windows",
+    "High",
+    "high",
+    "mimi",
+    "\\",
+    "C:",
+    " ",
+    "x.exe",
+]
 
 
 @settings(max_examples=150, deadline=None)
@@ -98,7 +125,9 @@ def _shared_engine(tmp_path_factory) -> SigmaEngine:
 
 
 def test_event_with_odd_values_does_not_break(engine_for):
-    engine = engine_for(*[t.replace("000000000001", f"00000000020{i}") for i, t in enumerate(RULES)])
+    engine = engine_for(
+        *[t.replace("000000000001", f"00000000020{i}") for i, t in enumerate(RULES)]
+    )
     odd = [None, 5, 2.5, True, ["cmd.exe", 1], {"a": {"b": "whoami"}}, b"\x00\xff"]
     rng = random.Random(7)
     for _ in range(50):
@@ -109,7 +138,9 @@ def test_event_with_odd_values_does_not_break(engine_for):
 
 
 def test_ten_megabyte_field(engine_for):
-    engine = engine_for(*[t.replace("000000000001", f"00000000030{i}") for i, t in enumerate(RULES)])
+    engine = engine_for(
+        *[t.replace("000000000001", f"00000000030{i}") for i, t in enumerate(RULES)]
+    )
     big = "a" * (10 * 1024 * 1024)
     alerts = engine.match(sysmon_event({"Image": "C:\\cmd.exe", "CommandLine": big + " /c"}))
     assert "A" in {a.rule_title for a in alerts}
@@ -126,8 +157,11 @@ def test_event_without_channel_uses_data_type(engine_for):
 
 def test_same_engine_streaming_and_batch(engine_for):
     text = (
-        rule_yaml("sel:\n  EventID: 4625\ncondition: sel", logsource="product: windows\n  service: security",
-                  extra="name: failed\n")
+        rule_yaml(
+            "sel:\n  EventID: 4625\ncondition: sel",
+            logsource="product: windows\n  service: security",
+            extra="name: failed\n",
+        )
         + "---\n"
         "title: Many failures\nid: 6f0a3e4e-0000-4000-8000-0000000000ff\n"
         "correlation:\n  type: event_count\n  rules: [failed]\n  group-by: [IpAddress]\n"
@@ -138,8 +172,10 @@ def test_same_engine_streaming_and_batch(engine_for):
     from mamori.testing import make_event
 
     events = [
-        make_event({"Channel": "Security", "EventID": 4625, "IpAddress": "10.0.0.9"},
-                   timestamp=T0 + timedelta(seconds=s))
+        make_event(
+            {"Channel": "Security", "EventID": 4625, "IpAddress": "10.0.0.9"},
+            timestamp=T0 + timedelta(seconds=s),
+        )
         for s in (50, 0, 20)  # out of order
     ]
     stream = engine_for(text)

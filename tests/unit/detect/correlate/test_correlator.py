@@ -8,12 +8,22 @@ from mamori.detect.correlate.correlator import Correlator
 from mamori.detect.sigma.loader import CorrelationSpec
 from mamori.testing import make_event
 
-from ..conftest import T0
+from ..conftest import T0  # noqa: TID252 - shared test helpers
 
 
 def spec(**kw):
-    base = dict(id="c1", title="C", level="high", path="x", type="event_count", rules=["r1"],
-                timespan=300, op="gte", count=3, group_by=["user"])
+    base = {
+        "id": "c1",
+        "title": "C",
+        "level": "high",
+        "path": "x",
+        "type": "event_count",
+        "rules": ["r1"],
+        "timespan": 300,
+        "op": "gte",
+        "count": 3,
+        "group_by": ["user"],
+    }
     base.update(kw)
     return CorrelationSpec(**base)
 
@@ -31,14 +41,18 @@ def feed(corr, items):
 
 def test_event_count_within_window():
     corr = Correlator([spec()])
-    alerts = feed(corr, [("r1", ev(0, user="a")), ("r1", ev(100, user="a")), ("r1", ev(200, user="a"))])
+    alerts = feed(
+        corr, [("r1", ev(0, user="a")), ("r1", ev(100, user="a")), ("r1", ev(200, user="a"))]
+    )
     assert len(alerts) == 1 and alerts[0].matched == {"user": "a", "count": 3}
     assert len(alerts[0].events) == 3
 
 
 def test_event_count_window_expires():
     corr = Correlator([spec()])
-    alerts = feed(corr, [("r1", ev(0, user="a")), ("r1", ev(100, user="a")), ("r1", ev(390, user="a"))])
+    alerts = feed(
+        corr, [("r1", ev(0, user="a")), ("r1", ev(100, user="a")), ("r1", ev(390, user="a"))]
+    )
     assert alerts == []  # 0 fell out of the window
     alerts = feed(corr, [("r1", ev(395, user="a"))])
     assert len(alerts) == 1  # 100, 390, 395 are within 300 s
@@ -72,7 +86,9 @@ def test_temporal_needs_all_rules_in_window():
 
 
 def test_temporal_ordered():
-    corr = Correlator([spec(type="temporal_ordered", rules=["r1", "r2", "r3"], count=3, group_by=[])])
+    corr = Correlator(
+        [spec(type="temporal_ordered", rules=["r1", "r2", "r3"], count=3, group_by=[])]
+    )
     # wrong order does not fire
     assert feed(corr, [("r3", ev(0)), ("r2", ev(1)), ("r1", ev(2))]) == []
     assert feed(corr, [("r3", ev(3))]) == []  # r2 not after r1 yet
@@ -81,7 +97,9 @@ def test_temporal_ordered():
 
 
 def test_temporal_ordered_respects_timespan():
-    corr = Correlator([spec(type="temporal_ordered", rules=["r1", "r2"], count=2, group_by=[], timespan=60)])
+    corr = Correlator(
+        [spec(type="temporal_ordered", rules=["r1", "r2"], count=2, group_by=[], timespan=60)]
+    )
     assert feed(corr, [("r1", ev(0)), ("r2", ev(120))]) == []
 
 
@@ -112,8 +130,15 @@ def test_state_is_bounded_and_counted():
 
 def test_aliases_map_fields_per_rule():
     corr = Correlator(
-        [spec(type="temporal", rules=["r1", "r2"], count=2, group_by=["ip"],
-              aliases={"ip": {"r1": "src", "r2": "dst"}})]
+        [
+            spec(
+                type="temporal",
+                rules=["r1", "r2"],
+                count=2,
+                group_by=["ip"],
+                aliases={"ip": {"r1": "src", "r2": "dst"}},
+            )
+        ]
     )
     assert feed(corr, [("r1", ev(0, src="1.1.1.1"))]) == []
     assert len(feed(corr, [("r2", ev(5, dst="1.1.1.1"))])) == 1

@@ -6,30 +6,74 @@ import base64
 
 import pytest
 
-from ..conftest import rule_yaml
+from ..conftest import rule_yaml  # noqa: TID252 - shared test helpers
 
 
 @pytest.mark.parametrize(
     ("detection", "fields", "expected"),
     [
         # plain equality is case-insensitive and whole-value
-        ("sel:\n  Image: 'C:\\Windows\\cmd.exe'\ncondition: sel", {"Image": "c:\\windows\\CMD.EXE"}, True),
+        (
+            "sel:\n  Image: 'C:\\Windows\\cmd.exe'\ncondition: sel",
+            {"Image": "c:\\windows\\CMD.EXE"},
+            True,
+        ),
         ("sel:\n  Image: 'cmd.exe'\ncondition: sel", {"Image": "c:\\windows\\cmd.exe"}, False),
         # contains / startswith / endswith
-        ("sel:\n  CommandLine|contains: 'WHOAMI'\ncondition: sel", {"CommandLine": "x whoami /all"}, True),
-        ("sel:\n  CommandLine|startswith: 'net '\ncondition: sel", {"CommandLine": "NET user"}, True),
-        ("sel:\n  CommandLine|startswith: 'net '\ncondition: sel", {"CommandLine": "a net user"}, False),
+        (
+            "sel:\n  CommandLine|contains: 'WHOAMI'\ncondition: sel",
+            {"CommandLine": "x whoami /all"},
+            True,
+        ),
+        (
+            "sel:\n  CommandLine|startswith: 'net '\ncondition: sel",
+            {"CommandLine": "NET user"},
+            True,
+        ),
+        (
+            "sel:\n  CommandLine|startswith: 'net '\ncondition: sel",
+            {"CommandLine": "a net user"},
+            False,
+        ),
         ("sel:\n  Image|endswith: '\\net.exe'\ncondition: sel", {"Image": "C:\\x\\NET.exe"}, True),
-        ("sel:\n  Image|endswith: '\\net.exe'\ncondition: sel", {"Image": "C:\\x\\net1.exe"}, False),
+        (
+            "sel:\n  Image|endswith: '\\net.exe'\ncondition: sel",
+            {"Image": "C:\\x\\net1.exe"},
+            False,
+        ),
         # lists are OR, |all is AND
-        ("sel:\n  Image|endswith: ['\\a.exe', '\\b.exe']\ncondition: sel", {"Image": "c:\\b.exe"}, True),
-        ("sel:\n  CommandLine|contains|all: ['-a', '-b']\ncondition: sel", {"CommandLine": "x -a"}, False),
-        ("sel:\n  CommandLine|contains|all: ['-a', '-b']\ncondition: sel", {"CommandLine": "x -b -a"}, True),
+        (
+            "sel:\n  Image|endswith: ['\\a.exe', '\\b.exe']\ncondition: sel",
+            {"Image": "c:\\b.exe"},
+            True,
+        ),
+        (
+            "sel:\n  CommandLine|contains|all: ['-a', '-b']\ncondition: sel",
+            {"CommandLine": "x -a"},
+            False,
+        ),
+        (
+            "sel:\n  CommandLine|contains|all: ['-a', '-b']\ncondition: sel",
+            {"CommandLine": "x -b -a"},
+            True,
+        ),
         # wildcards and escapes
-        ("sel:\n  Image: 'C:\\\\*\\cmd.exe'\ncondition: sel", {"Image": "C:\\Windows\\System32\\cmd.exe"}, True),
+        (
+            "sel:\n  Image: 'C:\\\\*\\cmd.exe'\ncondition: sel",
+            {"Image": "C:\\Windows\\System32\\cmd.exe"},
+            True,
+        ),
         ("sel:\n  Image: 'C:\\*\\cmd.exe'\ncondition: sel", {"Image": "C:*\\cmd.exe"}, True),
-        ("sel:\n  Image: 'c:\\windows\\cm?.exe'\ncondition: sel", {"Image": "C:\\Windows\\cmd.exe"}, True),
-        ("sel:\n  Image: 'c:\\windows\\cm?.exe'\ncondition: sel", {"Image": "C:\\Windows\\cmdd.exe"}, False),
+        (
+            "sel:\n  Image: 'c:\\windows\\cm?.exe'\ncondition: sel",
+            {"Image": "C:\\Windows\\cmd.exe"},
+            True,
+        ),
+        (
+            "sel:\n  Image: 'c:\\windows\\cm?.exe'\ncondition: sel",
+            {"Image": "C:\\Windows\\cmdd.exe"},
+            False,
+        ),
         ("sel:\n  CommandLine: 'a\\*b'\ncondition: sel", {"CommandLine": "a*b"}, True),
         ("sel:\n  CommandLine: 'a\\*b'\ncondition: sel", {"CommandLine": "axxb"}, False),
         ("sel:\n  CommandLine: 'what\\?'\ncondition: sel", {"CommandLine": "what?"}, True),
@@ -37,36 +81,86 @@ from ..conftest import rule_yaml
         # cased
         ("sel:\n  CommandLine|cased: 'Secret'\ncondition: sel", {"CommandLine": "Secret"}, True),
         ("sel:\n  CommandLine|cased: 'Secret'\ncondition: sel", {"CommandLine": "secret"}, False),
-        ("sel:\n  CommandLine|contains|cased: 'AbC'\ncondition: sel", {"CommandLine": "xxabcxx"}, False),
+        (
+            "sel:\n  CommandLine|contains|cased: 'AbC'\ncondition: sel",
+            {"CommandLine": "xxabcxx"},
+            False,
+        ),
         # regular expressions and flags (case-sensitive unless |i)
-        ("sel:\n  CommandLine|re: 'net\\s+user'\ncondition: sel", {"CommandLine": "x net  user"}, True),
+        (
+            "sel:\n  CommandLine|re: 'net\\s+user'\ncondition: sel",
+            {"CommandLine": "x net  user"},
+            True,
+        ),
         ("sel:\n  CommandLine|re: 'NET'\ncondition: sel", {"CommandLine": "net"}, False),
         ("sel:\n  CommandLine|re|i: 'NET'\ncondition: sel", {"CommandLine": "net"}, True),
         ("sel:\n  CommandLine|re|m: '^b$'\ncondition: sel", {"CommandLine": "a\nb\nc"}, True),
         ("sel:\n  CommandLine|re: 'a.b'\ncondition: sel", {"CommandLine": "a\nb"}, False),
         ("sel:\n  CommandLine|re|s: 'a.b'\ncondition: sel", {"CommandLine": "a\nb"}, True),
         # base64 / base64offset
-        ("sel:\n  CommandLine|base64: 'hello'\ncondition: sel",
-         {"CommandLine": base64.b64encode(b"hello").decode()}, True),
-        ("sel:\n  CommandLine|base64offset|contains: 'http://'\ncondition: sel",
-         {"CommandLine": "-e " + base64.b64encode(b"xx http://evil").decode()}, True),
+        (
+            "sel:\n  CommandLine|base64: 'hello'\ncondition: sel",
+            {"CommandLine": base64.b64encode(b"hello").decode()},
+            True,
+        ),
+        (
+            "sel:\n  CommandLine|base64offset|contains: 'http://'\ncondition: sel",
+            {"CommandLine": "-e " + base64.b64encode(b"xx http://evil").decode()},
+            True,
+        ),
         # utf16le / wide / utf16be / utf16 combined with base64offset
-        ("sel:\n  CommandLine|wide|base64offset|contains: 'ping'\ncondition: sel",
-         {"CommandLine": base64.b64encode("a ping".encode("utf-16-le")).decode()}, True),
-        ("sel:\n  CommandLine|utf16le|base64offset|contains: 'ping'\ncondition: sel",
-         {"CommandLine": base64.b64encode("ping".encode("utf-16-le")).decode()}, True),
-        ("sel:\n  CommandLine|utf16be|base64offset|contains: 'ping'\ncondition: sel",
-         {"CommandLine": base64.b64encode("ping".encode("utf-16-be")).decode()}, True),
-        ("sel:\n  CommandLine|utf16|base64offset|contains: 'ping'\ncondition: sel",
-         {"CommandLine": base64.b64encode("ping".encode("utf-16")).decode()}, True),
+        (
+            "sel:\n  CommandLine|wide|base64offset|contains: 'ping'\ncondition: sel",
+            {"CommandLine": base64.b64encode("a ping".encode("utf-16-le")).decode()},
+            True,
+        ),
+        (
+            "sel:\n  CommandLine|utf16le|base64offset|contains: 'ping'\ncondition: sel",
+            {"CommandLine": base64.b64encode("ping".encode("utf-16-le")).decode()},
+            True,
+        ),
+        (
+            "sel:\n  CommandLine|utf16be|base64offset|contains: 'ping'\ncondition: sel",
+            {"CommandLine": base64.b64encode("ping".encode("utf-16-be")).decode()},
+            True,
+        ),
+        (
+            "sel:\n  CommandLine|utf16|base64offset|contains: 'ping'\ncondition: sel",
+            {"CommandLine": base64.b64encode("ping".encode("utf-16")).decode()},
+            True,
+        ),
         # windash: - / en dash / em dash / horizontal bar
-        ("sel:\n  CommandLine|windash|contains: ' -enc '\ncondition: sel", {"CommandLine": "ps /enc x"}, True),
-        ("sel:\n  CommandLine|windash|contains: ' -enc '\ncondition: sel", {"CommandLine": "ps \u2013enc x"}, True),
+        (
+            "sel:\n  CommandLine|windash|contains: ' -enc '\ncondition: sel",
+            {"CommandLine": "ps /enc x"},
+            True,
+        ),
+        (
+            "sel:\n  CommandLine|windash|contains: ' -enc '\ncondition: sel",
+            {"CommandLine": "ps \u2013enc x"},
+            True,
+        ),
         # cidr
-        ("sel:\n  DestinationIp|cidr: '10.0.0.0/8'\ncondition: sel", {"DestinationIp": "10.1.2.3"}, True),
-        ("sel:\n  DestinationIp|cidr: '10.0.0.0/8'\ncondition: sel", {"DestinationIp": "11.1.2.3"}, False),
-        ("sel:\n  DestinationIp|cidr: 'fe80::/10'\ncondition: sel", {"DestinationIp": "fe80::1"}, True),
-        ("sel:\n  DestinationIp|cidr: '10.0.0.0/8'\ncondition: sel", {"DestinationIp": "not-an-ip"}, False),
+        (
+            "sel:\n  DestinationIp|cidr: '10.0.0.0/8'\ncondition: sel",
+            {"DestinationIp": "10.1.2.3"},
+            True,
+        ),
+        (
+            "sel:\n  DestinationIp|cidr: '10.0.0.0/8'\ncondition: sel",
+            {"DestinationIp": "11.1.2.3"},
+            False,
+        ),
+        (
+            "sel:\n  DestinationIp|cidr: 'fe80::/10'\ncondition: sel",
+            {"DestinationIp": "fe80::1"},
+            True,
+        ),
+        (
+            "sel:\n  DestinationIp|cidr: '10.0.0.0/8'\ncondition: sel",
+            {"DestinationIp": "not-an-ip"},
+            False,
+        ),
         # exists
         ("sel:\n  ParentImage|exists: true\ncondition: sel", {"ParentImage": "x"}, True),
         ("sel:\n  ParentImage|exists: false\ncondition: sel", {"Image": "x"}, True),
@@ -80,10 +174,22 @@ from ..conftest import rule_yaml
         ("sel:\n  LogonType: 3\ncondition: sel", {"LogonType": "3"}, True),
         ("sel:\n  LogonType: 3\ncondition: sel", {"LogonType": 3}, True),
         # fieldref (with startswith/endswith)
-        ("sel:\n  Image|fieldref: ParentImage\ncondition: sel", {"Image": "A.exe", "ParentImage": "a.EXE"}, True),
-        ("sel:\n  Image|fieldref: ParentImage\ncondition: sel", {"Image": "a.exe", "ParentImage": "b.exe"}, False),
+        (
+            "sel:\n  Image|fieldref: ParentImage\ncondition: sel",
+            {"Image": "A.exe", "ParentImage": "a.EXE"},
+            True,
+        ),
+        (
+            "sel:\n  Image|fieldref: ParentImage\ncondition: sel",
+            {"Image": "a.exe", "ParentImage": "b.exe"},
+            False,
+        ),
         ("sel:\n  Image|fieldref: ParentImage\ncondition: sel", {"Image": "a.exe"}, False),
-        ("sel:\n  Image|fieldref|endswith: ParentImage\ncondition: sel", {"Image": "c:\\a.exe", "ParentImage": "a.exe"}, True),
+        (
+            "sel:\n  Image|fieldref|endswith: ParentImage\ncondition: sel",
+            {"Image": "c:\\a.exe", "ParentImage": "a.exe"},
+            True,
+        ),
         # null
         ("sel:\n  ParentImage: null\ncondition: sel", {"Image": "x"}, True),
         ("sel:\n  ParentImage: null\ncondition: sel", {"ParentImage": ""}, True),
@@ -184,7 +290,7 @@ def test_expand_placeholder_with_values(tmp_path):
     from mamori.detect.engine import SigmaEngine
     from mamori.detect.sigma.loader import load_rules
 
-    from ..conftest import sysmon_event
+    from ..conftest import sysmon_event  # noqa: TID252 - shared test helpers
 
     (tmp_path / "r.yml").write_text(rule_yaml("sel:\n  User|expand: '%admins%'\ncondition: sel"))
     ruleset = load_rules([tmp_path], placeholders={"admins": ["root", "Administrator"]})
@@ -195,7 +301,7 @@ def test_expand_placeholder_with_values(tmp_path):
 
 
 def test_timestamp_part_modifier(engine_for):
-    from ..conftest import T0, sysmon_event
+    from ..conftest import T0, sysmon_event  # noqa: TID252 - shared test helpers
 
     engine = engine_for(rule_yaml("sel:\n  Image: x\n  '@timestamp|hour': 12\ncondition: sel"))
     assert engine.match(sysmon_event({"Image": "x"}, ts=T0))

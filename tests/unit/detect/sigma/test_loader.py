@@ -7,7 +7,7 @@ import json
 from mamori.detect.engine import SigmaEngine
 from mamori.detect.sigma.loader import RuleLoader, bundled_rules_dir, load_rules
 
-from ..conftest import rule_yaml, sysmon_event
+from ..conftest import rule_yaml, sysmon_event  # noqa: TID252 - shared test helpers
 
 GOOD = rule_yaml("sel:\n  Image|endswith: '\\good.exe'\ncondition: sel", title="Good")
 
@@ -25,10 +25,17 @@ def test_broken_rules_are_reported_and_skipped(tmp_path):
     (tmp_path / "missing_selection.yml").write_text(
         rule_yaml("sel:\n  Image: x\ncondition: sel and other")
     )
-    (tmp_path / "bad_regex.yml").write_text(rule_yaml("sel:\n  Image|re: '(unclosed'\ncondition: sel"))
-    (tmp_path / "evil_regex.yml").write_text(rule_yaml("sel:\n  Image|re: '(a+)+$'\ncondition: sel"))
+    (tmp_path / "bad_regex.yml").write_text(
+        rule_yaml("sel:\n  Image|re: '(unclosed'\ncondition: sel")
+    )
+    (tmp_path / "evil_regex.yml").write_text(
+        rule_yaml("sel:\n  Image|re: '(a+)+$'\ncondition: sel")
+    )
     (tmp_path / "unmapped.yml").write_text(
-        rule_yaml("sel:\n  Image: x\ncondition: sel", logsource="product: windows\n  category: file_access")
+        rule_yaml(
+            "sel:\n  Image: x\ncondition: sel",
+            logsource="product: windows\n  category: file_access",
+        )
     )
     (tmp_path / "not_a_rule.yml").write_text("- just\n- a list\n")
     ruleset = load_rules([tmp_path])
@@ -47,7 +54,9 @@ def test_broken_rules_are_reported_and_skipped(tmp_path):
 
 def test_unmapped_rule_never_runs(tmp_path):
     (tmp_path / "r.yml").write_text(
-        rule_yaml("sel:\n  Image: x\ncondition: sel", logsource="product: windows\n  category: nothing")
+        rule_yaml(
+            "sel:\n  Image: x\ncondition: sel", logsource="product: windows\n  category: nothing"
+        )
     )
     engine = SigmaEngine(load_rules([tmp_path]))
     assert engine.match(sysmon_event({"Image": "x"})) == []

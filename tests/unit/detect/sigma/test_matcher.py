@@ -45,7 +45,13 @@ def test_huge_field_value():
 
 
 def test_required_literals():
-    ir = ["and", [["str", "endswith", "Image", "\\cmd.exe", False], ["str", "contains", "CommandLine", "/c", False]]]
+    ir = [
+        "and",
+        [
+            ["str", "endswith", "Image", "\\cmd.exe", False],
+            ["str", "contains", "CommandLine", "/c", False],
+        ],
+    ]
     assert required_literals(ir) == frozenset({"\\cmd.exe"})
     assert required_literals(["not", ir]) is None
     orr = ["or", [["str", "eq", "A", "abc", False], ["str", "eq", "B", "defg", False]]]

@@ -2,12 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from mamori.detect.engine import SigmaEngine
-from mamori.errors import RuleError
 from mamori.detect.sigma.pipelines import LogsourceMap, default_logsources
+from mamori.errors import RuleError
 from mamori.testing import make_event
 
-from ..conftest import rule_yaml, sysmon_event
+from ..conftest import rule_yaml, sysmon_event  # noqa: TID252 - shared test helpers
 
 
 def test_process_creation_has_sysmon_and_security_variants():
@@ -44,7 +43,9 @@ def test_security_4688_gets_renamed_fields(engine_for):
 
 def test_service_routes_by_channel(engine_for):
     engine = engine_for(
-        rule_yaml("sel:\n  EventID: 7045\ncondition: sel", logsource="product: windows\n  service: system")
+        rule_yaml(
+            "sel:\n  EventID: 7045\ncondition: sel", logsource="product: windows\n  service: system"
+        )
     )
     assert engine.match(make_event({"Channel": "System", "EventID": 7045}))
     assert not engine.match(make_event({"Channel": "Security", "EventID": 7045}))
@@ -52,7 +53,10 @@ def test_service_routes_by_channel(engine_for):
 
 def test_web_rules_route_by_data_type(engine_for):
     engine = engine_for(
-        rule_yaml("sel:\n  cs-uri-query|contains: '/etc/passwd'\ncondition: sel", logsource="category: webserver")
+        rule_yaml(
+            "sel:\n  cs-uri-query|contains: '/etc/passwd'\ncondition: sel",
+            logsource="category: webserver",
+        )
     )
     hit = make_event({"cs-uri-query": "?f=../../etc/passwd"}, data_type="web:apache:access")
     assert engine.match(hit)
