@@ -146,27 +146,30 @@ class WindowsJsonParser(Parser):
             for index, doc in enumerate(docs if isinstance(docs, list) else [docs]):
                 self._emit(doc, json.dumps(doc, ensure_ascii=False), sink, context, index + 1)
             return
-        # A single pretty-printed object, or JSON lines.
-        if text.startswith("{") and "\n" in text.strip():
+        # JSON lines, or concatenated (possibly pretty-printed) objects. A record that does
+        # not decode is quarantined up to the end of its line and reading resumes there.
+        decoder = json.JSONDecoder()
+        pos, end, number = 0, len(text), 0
+        while True:
+            while pos < end and text[pos] in " \t\r\n":
+                pos += 1
+            if pos >= end:
+                break
+            number += 1
             try:
-                doc = json.loads(text)
-            except ValueError:
-                pass
-            else:
-                self._emit(doc, text, sink, context, 1)
-                return
-        for number, line in enumerate(text.splitlines(), start=1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                doc = json.loads(line)
+                doc, stop = decoder.raw_decode(text, pos)
             except ValueError as exc:
+                newline = text.find("\n", pos)
+                stop = end if newline == -1 else newline + 1
+                line_no = text.count("\n", 0, pos) + 1
+                bad = text[pos:stop].strip()
                 self._quarantine(
-                    sink, context, f"line {number}: invalid JSON: {exc}", line.encode()
+                    sink, context, f"line {line_no}: invalid JSON: {exc}", bad.encode()
                 )
+                pos = stop
                 continue
-            self._emit(doc, line, sink, context, number)
+            self._emit(doc, text[pos:stop], sink, context, number)
+            pos = stop
 
     def _emit(
         self, doc: Any, raw: str, sink: EventSink, context: ParseContext, number: int
