@@ -34,7 +34,10 @@ from mamori.detect.sigma.matcher import (
     LeafCache,
     Predicate,
     compile_predicate,
+    fields_of,
+    fold,
     matched_fields,
+    needs_all_fields,
     prepare,
     required_literals,
 )
@@ -59,14 +62,19 @@ class EngineStats:
 class _Matcher:
     """One rule variant: IR, its lazily compiled predicate and its literals."""
 
-    __slots__ = ("index", "rule", "ir", "pred", "literals", "broken", "leaf_cache")
+    __slots__ = ("index", "rule", "ir", "pred", "literals", "broken", "leaf_cache", "fields")
 
     def __init__(self, index: int, rule: DetectionRule, ir: IR) -> None:
         self.index = index
         self.rule = rule
         self.ir = ir
         self.pred: Predicate | None = None
-        self.literals = required_literals(ir)
+        self.fields: frozenset[str] | None = (
+            None if needs_all_fields(ir) else frozenset(fields_of(ir))
+        )
+        # keyword rules search every field: always candidates, so that the prefilter only
+        # scans the fields the other rules name
+        self.literals = required_literals(ir) if self.fields is not None else None
         self.broken = False
         self.leaf_cache: LeafCache | None = None
 
@@ -92,6 +100,8 @@ class _Bucket:
     always: tuple[int, ...]
     automaton: Any  # ahocorasick.Automaton | None
     by_literal: list[tuple[int, ...]] = field(default_factory=list)
+    fields: frozenset[str] | None = None  # fields the bucket's rules read (None: all)
+    named: tuple[str, ...] = ()  # fields the prefilter scans when ``fields`` is None
 
 
 def _route_key(event: Event) -> RouteKey:
@@ -163,7 +173,7 @@ class SigmaEngine:
                 always.append(i)
             else:
                 for lit in literals:
-                    lit_ids.setdefault(lit, []).append(i)
+                    lit_ids.setdefault(fold(lit), []).append(i)
         automaton = None
         by_literal: list[tuple[int, ...]] = []
         if lit_ids:
@@ -172,7 +182,21 @@ class SigmaEngine:
                 automaton.add_word(lit, n)
                 by_literal.append(tuple(matcher_ids))
             automaton.make_automaton()
-        bucket = _Bucket(tuple(always), automaton, by_literal)
+        needed: set[str] = set()
+        everything = False
+        for i in ids:
+            names = self._matchers[i].fields
+            if names is None:
+                everything = True
+            else:
+                needed |= names
+        bucket = _Bucket(
+            tuple(always),
+            automaton,
+            by_literal,
+            None if everything else frozenset(needed),
+            tuple(sorted(needed)) if everything else (),
+        )
         self._buckets[key] = bucket
         if len(self._buckets) > MAX_ROUTES:
             self._buckets.popitem(last=False)
@@ -186,9 +210,13 @@ class SigmaEngine:
         if not bucket.always and bucket.automaton is None:
             return []
         fields = event.fields
-        lowered, haystack = prepare(fields)
+        lowered, haystack = prepare(fields, bucket.fields)
         if bucket.automaton is not None:
-            hits = {n for _, n in bucket.automaton.iter(haystack)}
+            if bucket.fields is None:
+                scan = "\n".join([lowered[k] for k in bucket.named if k in lowered])
+            else:
+                scan = haystack
+            hits = {n for _, n in bucket.automaton.iter(fold(scan))}
             if hits:
                 by_literal = bucket.by_literal
                 cands: set[int] = set(bucket.always)

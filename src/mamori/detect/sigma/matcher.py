@@ -21,10 +21,15 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+import ahocorasick
+
 from mamori.detect.sigma.backend import IR
 from mamori.detect.sigma.safety import MAX_REGEX_INPUT, python_flags
 
 Predicate = Callable[[dict[str, Any], dict[str, str], str, datetime], bool]
+
+AC_THRESHOLD = 24
+"""A ``contains`` list longer than this is matched with its own Aho-Corasick automaton."""
 
 MIN_LITERAL = 3
 """Shortest literal worth indexing in the prefilter (shorter ones hit nearly every event)."""
@@ -51,12 +56,21 @@ def text_of(value: Any) -> str | None:
         return str(value)
 
 
-def prepare(fields: dict[str, Any]) -> tuple[dict[str, str], str]:
-    """Lower-cased text of every field and the joined haystack."""
+def prepare(
+    fields: dict[str, Any], only: frozenset[str] | None = None
+) -> tuple[dict[str, str], str]:
+    """Lower-cased text of the fields (all, or those named in ``only``) and their haystack."""
     lowered: dict[str, str] = {}
-    for key, value in fields.items():
-        if type(value) is str:
+    if only is None:
+        items: Iterable[tuple[str, Any]] = fields.items()
+    else:
+        items = [(k, fields[k]) for k in only if k in fields]
+    for key, value in items:
+        kind = type(value)
+        if kind is str:
             lowered[key] = value.lower()
+        elif kind is int:
+            lowered[key] = str(value)
         else:
             text = text_of(value)
             if text is not None:
@@ -96,6 +110,18 @@ def _kw_re(rx: re.Pattern[str], f: dict[str, Any]) -> bool:
 
 def _any_in(lits: tuple[str, ...], value: str) -> bool:
     return any(lit in value for lit in lits)
+
+
+def _ac_any(automaton: Any, value: str) -> bool:
+    return value != "" and next(automaton.iter(value), None) is not None
+
+
+def _automaton(words: Iterable[str]) -> Any:
+    automaton = ahocorasick.Automaton()
+    for n, word in enumerate(sorted(set(words))):
+        automaton.add_word(word, n)
+    automaton.make_automaton()
+    return automaton
 
 
 def _kw_cased(f: dict[str, Any], lit: str) -> bool:
@@ -180,6 +206,7 @@ _HELPERS: dict[str, Any] = {
     "_kw_re": _kw_re,
     "_kw_cased": _kw_cased,
     "_any_in": _any_in,
+    "_ac_any": _ac_any,
     "_num": _num,
     "_cmp": _cmp,
     "_cidr": _cidr,
@@ -287,7 +314,10 @@ class _Gen:
                 continue
             if op == "contains":
                 getter = f"_o(f, {field!r})" if cased else f"l.get({field!r}, '')"
-                parts.append(f"_any_in({tuple(lits)!r}, {getter})")
+                if len(lits) > AC_THRESHOLD and all(lits):
+                    parts.append(f"_ac_any({self.const(_automaton(lits))}, {getter})")
+                else:
+                    parts.append(f"_any_in({tuple(lits)!r}, {getter})")
             elif op == "eq":
                 values = self.const(frozenset(lits))
                 getter = f"_on(f, {field!r})" if cased else f"l.get({field!r})"
@@ -328,7 +358,7 @@ def required_literals(ir: IR) -> frozenset[str] | None:
         options = [s for s in (required_literals(n) for n in ir[1]) if s is not None]
         if not options:
             return None
-        return max(options, key=lambda s: (min(len(x) for x in s), -len(s)))
+        return min(options, key=_cost)
     if kind == "or":
         out: set[str] = set()
         for n in ir[1]:
@@ -340,9 +370,42 @@ def required_literals(ir: IR) -> frozenset[str] | None:
     return None
 
 
+COMMON_TEXT = (
+    "c:\\windows\\system32\\svchost.exe -k netsvcs -p -s schedule",
+    "c:\\windows\\system32\\cmd.exe /c ping 127.0.0.1",
+    "c:\\windows\\syswow64\\windowspowershell\\v1.0\\powershell.exe",
+    "c:\\windows\\explorer.exe c:\\windows\\system32\\conhost.exe 0xffffffff -forcev1",
+    "c:\\windows\\system32\\rundll32.exe c:\\windows\\system32\\services.exe",
+    "c:\\program files\\ c:\\program files (x86)\\ c:\\programdata\\microsoft\\",
+    "c:\\users\\user\\appdata\\local\\temp\\ c:\\users\\public\\downloads\\",
+    "nt authority\\system nt authority\\local service authorit",
+    "microsoft corporation microsoft\u00ae windows\u00ae operating system",
+    "hklm\\software\\microsoft\\windows\\currentversion\\run",
+    "hklm\\system\\currentcontrolset\\services\\ process high medium",
+    "sha1=,md5=,sha256=,imphash= .exe .dll .tmp .txt .log",
+)
+"""Text typical of benign Windows events: literals found in it are poor prefilter keys."""
+
+
+def _cost(options: frozenset[str]) -> tuple[int, int, int]:
+    common = sum(1 for lit in options for text in COMMON_TEXT if lit in text)
+    return (common, -min(len(x) for x in options), len(options))
+
+
+def fold(text: str) -> str:
+    """The prefilter's form of a text: Windows dashes (what ``windash`` expands to) become
+    ``-`` and the rest is UTF-8 bytes read as Latin-1, so the Aho-Corasick alphabet stays
+    within 256 symbols. A substring of a text stays a substring of its folded form."""
+    if text.isascii():
+        return text
+    text = text.replace("\u2013", "-").replace("\u2014", "-").replace("\u2015", "-")
+    return text.encode("utf-8", "surrogatepass").decode("latin-1")
+
+
 def _selective(lit: str) -> bool:
-    """Long enough to be worth indexing (any non-ASCII character is rare enough)."""
-    return len(lit) >= MIN_LITERAL or (lit != "" and not lit.isascii())
+    """Long enough to be worth indexing, counted in the prefilter's folded form (a non-ASCII
+    character is several symbols there, a Windows dash one)."""
+    return len(fold(lit)) >= MIN_LITERAL
 
 
 def leaves(ir: IR, negated: bool = False) -> Iterable[tuple[IR, bool]]:
@@ -355,6 +418,14 @@ def leaves(ir: IR, negated: bool = False) -> Iterable[tuple[IR, bool]]:
         yield from leaves(ir[1], not negated)
     elif kind not in ("true", "false"):
         yield ir, negated
+
+
+def needs_all_fields(ir: IR) -> bool:
+    """Whether the rule searches every field (keywords) rather than named ones."""
+    return any(
+        leaf[0] in ("str", "glob", "re") and (leaf[2] if leaf[0] == "str" else leaf[1]) is None
+        for leaf, _ in leaves(ir)
+    )
 
 
 def fields_of(ir: IR) -> list[str]:
@@ -436,9 +507,11 @@ __all__ = [
     "LeafCache",
     "Predicate",
     "compile_predicate",
+    "fold",
     "fields_of",
     "leaves",
     "matched_fields",
+    "needs_all_fields",
     "prepare",
     "required_literals",
     "text_of",

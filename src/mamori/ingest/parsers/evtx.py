@@ -94,12 +94,10 @@ def flatten_windows_event(event: dict[str, Any]) -> dict[str, Any]:
     event_data = event.get("EventData")
     if isinstance(event_data, dict):
         for key, value in event_data.items():
-            if key == "#attributes":
+            if key in fields or key == "#attributes":
                 continue
-            if key == "Data":
-                fields.setdefault("Data", _leaf(value))
-            else:
-                fields.setdefault(key, _leaf(value))
+            kind = type(value)
+            fields[key] = value if kind is str or kind is int else _leaf(value)
     elif event_data is not None:
         fields.setdefault("Data", _leaf(event_data))
     user_data = event.get("UserData")
