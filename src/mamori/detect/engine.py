@@ -231,17 +231,24 @@ class SigmaEngine:
         ts = event.timestamp
         matchers = self._matchers
         seen_rules: set[str] = set()
+        evaluated = 0
         for i in candidates:
             matcher = matchers[i]
-            if matcher.broken:
-                continue
-            self.stats.evaluated += 1
+            pred = matcher.pred
+            if pred is None:
+                if matcher.broken:
+                    continue
+                try:
+                    pred = matcher.predicate()
+                except Exception as exc:  # an IR the compiler cannot handle
+                    self._break(matcher, exc)
+                    continue
+            evaluated += 1
             try:
-                hit = matcher.predicate()(fields, lowered, haystack, ts)
+                if not pred(fields, lowered, haystack, ts):
+                    continue
             except Exception as exc:  # a rule bug must not stop the stream
                 self._break(matcher, exc)
-                continue
-            if not hit:
                 continue
             rule = matcher.rule
             if rule.id in seen_rules:
@@ -270,6 +277,7 @@ class SigmaEngine:
                     source_file=source_file,
                 )
             )
+        self.stats.evaluated += evaluated
         self.stats.alerts += len(alerts)
         return alerts
 
@@ -278,6 +286,7 @@ class SigmaEngine:
 
     def _break(self, matcher: _Matcher, exc: Exception) -> None:
         matcher.broken = True
+        matcher.pred = None
         self.stats.errors += 1
         problem = RuleProblem(
             path=matcher.rule.path,

@@ -63,6 +63,8 @@ def prepare(
     lowered: dict[str, str] = {}
     if only is None:
         items: Iterable[tuple[str, Any]] = fields.items()
+    elif len(only) > len(fields):
+        items = [(k, v) for k, v in fields.items() if k in only]
     else:
         items = [(k, fields[k]) for k in only if k in fields]
     for key, value in items:

@@ -115,6 +115,12 @@ def parse_timestamp(text: Any) -> datetime | None:
     """Parse the ISO timestamps Windows exports (``2020-10-05T20:43:58.351744Z``)."""
     if not isinstance(text, str) or not text:
         return None
+    try:  # the common form, e.g. 2020-10-05T20:43:58.351744Z
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
     value = text.strip().replace(" ", "T", 1)
     if value.endswith("Z"):
         value = value[:-1] + "+00:00"
