@@ -30,6 +30,8 @@ RULES = [
     ),
     rule_yaml("sel:\n  IntegrityLevel: High\ncondition: sel", title="E"),
     rule_yaml("kw:\n  - 'mimi'\ncondition: kw", title="F"),
+    rule_yaml("sel:\n  CommandLine|re: 'net\\s+user'\ncondition: sel", title="G"),
+    rule_yaml("sel:\n  CommandLine|re|i: '(WHOAMI|cmd\\.exe) /c'\ncondition: sel", title="H"),
 ]
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import ahocorasick
 
 from mamori.detect.sigma.backend import IR
-from mamori.detect.sigma.safety import MAX_REGEX_INPUT, python_flags
+from mamori.detect.sigma.safety import MAX_REGEX_INPUT, python_flags, sre_constants, sre_parse
 
 Predicate = Callable[[dict[str, Any], dict[str, str], str, datetime], bool]
 
@@ -353,6 +353,8 @@ def required_literals(ir: IR) -> frozenset[str] | None:
     if kind == "glob":
         best = str(ir[4]).lower() if len(ir) > 4 else ""
         return frozenset({best}) if _selective(best) else None
+    if kind == "re":
+        return regex_literals(str(ir[2]), str(ir[3]))
     if kind == "num" and isinstance(ir[2], int) and not isinstance(ir[2], bool):
         text = str(ir[2])
         return frozenset({text}) if len(text) >= MIN_LITERAL + 1 else None
@@ -387,6 +389,48 @@ COMMON_TEXT = (
     "sha1=,md5=,sha256=,imphash= .exe .dll .tmp .txt .log",
 )
 """Text typical of benign Windows events: literals found in it are poor prefilter keys."""
+
+
+def regex_literals(pattern: str, flags: str = "") -> frozenset[str] | None:
+    """Literals one of which every match of ``pattern`` contains (lower-cased), if known."""
+    try:
+        parsed = sre_parse.parse(pattern, python_flags(flags))
+    except Exception:  # noqa: BLE001 - an unparsable pattern has no known literals
+        return None
+    found = _re_required(list(parsed))
+    return found if found and all(_selective(x) for x in found) else None
+
+
+def _re_required(items: list[Any]) -> frozenset[str] | None:
+    """Best required-literal set of a parsed regex sequence (see :func:`regex_literals`)."""
+    options: list[frozenset[str]] = []
+    run: list[str] = []
+
+    def close_run() -> None:
+        if len(run) >= MIN_LITERAL:
+            options.append(frozenset({"".join(run).lower()}))
+        run.clear()
+
+    for op, av in items:
+        if op is sre_constants.LITERAL:
+            run.append(chr(av))
+            continue
+        close_run()
+        sub: frozenset[str] | None = None
+        if op is sre_constants.SUBPATTERN:
+            sub = _re_required(list(av[-1]))
+        elif op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT) and av[0] >= 1:
+            sub = _re_required(list(av[2]))
+        elif op is sre_constants.BRANCH:
+            parts = [_re_required(list(branch)) for branch in av[1]]
+            if parts and all(p is not None for p in parts):
+                sub = frozenset().union(*[p for p in parts if p is not None])
+        if sub:
+            options.append(sub)
+    close_run()
+    if not options:
+        return None
+    return min(options, key=_cost)
 
 
 def _cost(options: frozenset[str]) -> tuple[int, int, int]:

@@ -6,6 +6,7 @@ from mamori.detect.sigma.matcher import (
     compile_predicate,
     fields_of,
     prepare,
+    regex_literals,
     required_literals,
     text_of,
 )
@@ -59,3 +60,12 @@ def test_required_literals():
     assert required_literals(["or", [["str", "eq", "A", "abc", False], ["exists", "B"]]]) is None
     assert required_literals(["str", "contains", "A", "\u2764", False]) == frozenset({"\u2764"})
     assert fields_of(ir) == ["Image", "CommandLine"]
+
+
+def test_regex_literals():
+    assert regex_literals("net\\s+user") == frozenset({"user"})
+    assert regex_literals("(?i)(ABCD|efgh)\\d") == frozenset({"abcd", "efgh"})
+    assert regex_literals("a(bcd|xy)") is None
+    assert regex_literals("[a-z]+") is None
+    assert regex_literals("(xyz)?abc") == frozenset({"abc"})
+    assert regex_literals("(xyz)*") is None
