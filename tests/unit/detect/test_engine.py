@@ -189,3 +189,25 @@ def test_same_engine_streaming_and_batch(engine_for):
     assert [a.rule_title for a in streamed] == ["Many failures"]
     assert [a.rule_title for a in batched] == ["Many failures"]
     assert batched[0].matched["count"] == 3
+
+
+def test_broken_rule_is_disabled_and_reported():
+    from mamori.detect.sigma.loader import DetectionRule, RuleSet
+    from mamori.detect.sigma.pipelines import Route
+
+    route = Route("windows", channels=("microsoft-windows-sysmon/operational",), event_ids=(1,))
+    good = DetectionRule(
+        id="good",
+        title="Good",
+        level="high",
+        path="g.yml",
+        variants=[(route, ["str", "eq", "Image", "x", False])],
+    )
+    bad = DetectionRule(
+        id="bad", title="Bad", level="high", path="b.yml", variants=[(route, ["bogus"])]
+    )
+    engine = SigmaEngine(RuleSet(rules=[bad, good]))
+    assert [a.rule_id for a in engine.match(sysmon_event({"Image": "x"}))] == ["good"]
+    assert [a.rule_id for a in engine.match(sysmon_event({"Image": "x"}))] == ["good"]
+    assert engine.stats.errors == 1
+    assert any(p.rule_id == "bad" and "disabled" in p.reason for p in engine.problems)

@@ -60,23 +60,19 @@ def prepare(
     fields: dict[str, Any], only: frozenset[str] | None = None
 ) -> tuple[dict[str, str], str]:
     """Lower-cased text of the fields (all, or those named in ``only``) and their haystack."""
-    lowered: dict[str, str] = {}
     if only is None:
-        items: Iterable[tuple[str, Any]] = fields.items()
+        items: Any = fields.items()
     elif len(only) > len(fields):
         items = [(k, v) for k, v in fields.items() if k in only]
     else:
         items = [(k, fields[k]) for k in only if k in fields]
-    for key, value in items:
-        kind = type(value)
-        if kind is str:
-            lowered[key] = value.lower()
-        elif kind is int:
-            lowered[key] = str(value)
-        else:
-            text = text_of(value)
-            if text is not None:
-                lowered[key] = text.lower()
+    lowered = {k: v.lower() for k, v in items if type(v) is str}
+    if len(lowered) != len(items):  # numbers, lists, None...
+        for key, value in items:
+            if key not in lowered:
+                text = text_of(value)
+                if text is not None:
+                    lowered[key] = text.lower()
     return lowered, "\n".join(lowered.values())
 
 
