@@ -481,13 +481,13 @@ def fields_of(ir: IR) -> list[str]:
 
 def _leaf_fields(leaf: IR) -> list[str]:
     kind = leaf[0]
-    if kind == "str":
+    if kind == "str" and len(leaf) > 2:
         return [leaf[2]] if leaf[2] is not None else []
     if kind == "fref":
         return [leaf[1], leaf[2]]
-    if kind == "ts":
+    if kind == "ts" or len(leaf) < 2:
         return []
-    return [leaf[1]] if leaf[1] is not None else []
+    return [leaf[1]] if isinstance(leaf[1], str) else []
 
 
 class LeafCache:
