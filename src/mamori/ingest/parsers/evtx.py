@@ -30,9 +30,6 @@ EVTX_MAGIC = b"ElfFile\x00"
 HEADER_SIZE = 4096
 CHUNK_SIZE = 65536
 
-_SYSTEM_SKIP = frozenset({"TimeCreated", "Correlation"})
-
-
 def _leaf(value: Any) -> Any:
     """A scalar for a JSON node: ``#text`` of elements, lists joined, dicts kept as JSON."""
     if isinstance(value, dict):
@@ -73,24 +70,22 @@ def flatten_windows_event(event: dict[str, Any]) -> dict[str, Any]:
     """
     fields: dict[str, Any] = {}
     system = event.get("System")
-    if isinstance(system, dict):
+    if type(system) is dict:
         for key, value in system.items():
-            if key in _SYSTEM_SKIP:
+            if type(value) is not dict:
+                if key != "Correlation":
+                    fields[key] = value
                 continue
-            if isinstance(value, dict):
-                attrs = value.get("#attributes")
-                if isinstance(attrs, dict):
-                    for attr, attr_value in attrs.items():
-                        fields[f"{key}_{attr}"] = attr_value
-                if "#text" in value:
-                    fields[key] = _leaf(value["#text"])
-            else:
-                fields[key] = value
-        created = system.get("TimeCreated")
-        if isinstance(created, dict):
-            attrs = created.get("#attributes")
-            if isinstance(attrs, dict) and "SystemTime" in attrs:
-                fields["SystemTime"] = attrs["SystemTime"]
+            attrs = value.get("#attributes")
+            if key == "TimeCreated":
+                if type(attrs) is dict and "SystemTime" in attrs:
+                    fields["SystemTime"] = attrs["SystemTime"]
+                continue
+            if type(attrs) is dict:
+                for attr, attr_value in attrs.items():
+                    fields[f"{key}_{attr}"] = attr_value
+            if "#text" in value:
+                fields[key] = _leaf(value["#text"])
     event_data = event.get("EventData")
     if isinstance(event_data, dict):
         for key, value in event_data.items():
