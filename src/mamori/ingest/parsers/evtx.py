@@ -30,6 +30,7 @@ EVTX_MAGIC = b"ElfFile\x00"
 HEADER_SIZE = 4096
 CHUNK_SIZE = 65536
 
+
 def _leaf(value: Any) -> Any:
     """A scalar for a JSON node: ``#text`` of elements, lists joined, dicts kept as JSON."""
     if isinstance(value, dict):

@@ -68,3 +68,22 @@ def test_custom_map():
     data = {"generic": [{"product": "acme", "data_types": ["acme"], "fields": {"a": "b"}}]}
     variants = LogsourceMap(data).variants_for(("acme", None, None))
     assert variants[0].route.data_types == ("acme",)
+
+
+def test_linux_rules_reach_the_ingest_parsers_events(engine_for):
+    """data_types as the ingest parsers write them (auth:sshd, linux:auditd, proxy:squid...)."""
+    sshd = rule_yaml(
+        "kw:\n  - 'Failed password'\ncondition: kw", logsource="product: linux\n  service: sshd"
+    )
+    engine = engine_for(sshd)
+    hit = make_event({"message": "Failed password for root from 192.0.2.1"}, data_type="auth:sshd")
+    assert engine.match(hit)
+    assert not engine.match(make_event({"message": "Failed password"}, data_type="web:access"))
+    proxy = rule_yaml(
+        "sel:\n  c-uri|contains: '/evil'\ncondition: sel", logsource="category: proxy"
+    )
+    engine = engine_for(proxy)
+    assert engine.match(make_event({"c-uri": "http://x/evil"}, data_type="proxy:squid"))
+    fw = rule_yaml("sel:\n  dst_port: 4444\ncondition: sel", logsource="category: firewall")
+    engine = engine_for(fw)
+    assert engine.match(make_event({"dst_port": 4444}, data_type="firewall:netfilter"))
