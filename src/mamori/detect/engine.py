@@ -39,6 +39,7 @@ from mamori.detect.sigma.matcher import (
     matched_fields,
     needs_all_fields,
     prepare,
+    required_event_ids,
     required_literals,
 )
 from mamori.model import Alert, AlertSink, Event, Severity
@@ -118,6 +119,16 @@ def _route_key(event: Event) -> RouteKey:
     return ("dt", event.data_type.lower(), None)
 
 
+def _narrow(key: RouteKey, eids: frozenset[int]) -> list[RouteKey]:
+    """Route keys of a rule that requires one of ``eids`` (a Windows channel route only)."""
+    kind, channel, eid = key
+    if kind != "win" or channel is None:
+        return [key]
+    if eid is None:
+        return [(kind, channel, e) for e in sorted(eids)]
+    return [key] if eid in eids else []
+
+
 class SigmaEngine:
     """Matches events against a :class:`RuleSet`; see the module docstring."""
 
@@ -143,9 +154,14 @@ class SigmaEngine:
             for route, ir in rule.variants:
                 matcher = _Matcher(len(self._matchers), rule, ir)
                 self._matchers.append(matcher)
-                for key in route.route_keys():
+                keys = route.route_keys()
+                eids = required_event_ids(ir)
+                if eids is not None:  # index by the EventIDs the detection itself requires
+                    keys = [narrowed for k in keys for narrowed in _narrow(k, eids)]
+                for key in dict.fromkeys(keys):
                     self._by_key.setdefault(key, []).append(matcher.index)
         self._buckets: OrderedDict[RouteKey, _Bucket] = OrderedDict()
+        self._shared: dict[tuple[int, ...], _Bucket] = {}
 
     @property
     def rule_count(self) -> int:
@@ -165,6 +181,10 @@ class SigmaEngine:
             for n in range(1, len(parts) + 1):
                 ids.extend(self._by_key.get(("dt", ":".join(parts[:n]), None), ()))
         ids = sorted(set(ids))
+        shared = self._shared.get(tuple(ids))
+        if shared is not None:  # another route with the very same rules
+            self._remember(key, shared)
+            return shared
         always: list[int] = []
         lit_ids: dict[str, list[int]] = {}
         for i in ids:
@@ -197,10 +217,15 @@ class SigmaEngine:
             None if everything else frozenset(needed),
             tuple(sorted(needed)) if everything else (),
         )
+        if len(self._shared) < MAX_ROUTES:
+            self._shared[tuple(ids)] = bucket
+        self._remember(key, bucket)
+        return bucket
+
+    def _remember(self, key: RouteKey, bucket: _Bucket) -> None:
         self._buckets[key] = bucket
         if len(self._buckets) > MAX_ROUTES:
             self._buckets.popitem(last=False)
-        return bucket
 
     # -- matching --------------------------------------------------------------------------
     def match(self, event: Event, *, source_file: str | None = None) -> list[Alert]:

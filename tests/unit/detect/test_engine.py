@@ -211,3 +211,18 @@ def test_broken_rule_is_disabled_and_reported():
     assert [a.rule_id for a in engine.match(sysmon_event({"Image": "x"}))] == ["good"]
     assert engine.stats.errors == 1
     assert any(p.rule_id == "bad" and "disabled" in p.reason for p in engine.problems)
+
+
+def test_eventid_in_detection_narrows_the_route(engine_for):
+    engine = engine_for(
+        rule_yaml(
+            "sel:\n  EventID:\n    - 4624\n    - 4625\n  LogonType: 3\ncondition: sel",
+            logsource="product: windows\n  service: security",
+        )
+    )
+    from mamori.testing import make_event
+
+    keys = {k for k, ids in engine._by_key.items() if ids}
+    assert keys == {("win", "security", 4624), ("win", "security", 4625)}
+    assert engine.match(make_event({"Channel": "Security", "EventID": "4625", "LogonType": 3}))
+    assert not engine.match(make_event({"Channel": "Security", "EventID": 4634, "LogonType": 3}))

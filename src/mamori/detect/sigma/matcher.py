@@ -329,13 +329,43 @@ class _Gen:
 
 def compile_predicate(ir: IR, name: str = "<rule>") -> Predicate:
     """Compile one IR tree into a predicate; raises ValueError on malformed IR."""
+    return compile_predicates([ir], name)[0]
+
+
+def compile_predicates(irs: list[IR], name: str = "<rule>") -> list[Predicate]:
+    """Compile several IR trees with one ``compile()`` call (cheaper than one each)."""
     gen = _Gen()
-    source = "lambda f, l, h, t: " + gen.expr(ir)
+    source = "(" + "".join(f"lambda f, l, h, t: {gen.expr(ir)}," for ir in irs) + ")"
     namespace = dict(_HELPERS)
     namespace["K"] = gen.consts
     code = compile(source, name, "eval")
-    predicate: Predicate = eval(code, namespace)  # noqa: S307 - generated from IR, literals repr()'d
-    return predicate
+    predicates: tuple[Predicate, ...] = eval(code, namespace)  # noqa: S307 - generated from IR
+    return list(predicates)
+
+
+def required_event_ids(ir: IR) -> frozenset[int] | None:
+    """EventID values one of which the rule requires (for routing), if the IR says so."""
+    kind = ir[0]
+    if kind == "num" and len(ir) > 2 and ir[1] == "EventID":
+        value = ir[2]
+        if isinstance(value, int) and not isinstance(value, bool):
+            return frozenset({value})
+        return None
+    if kind == "str" and len(ir) > 4 and ir[1] == "eq" and ir[2] == "EventID":
+        text = str(ir[3])
+        return frozenset({int(text)}) if text.isdigit() else None
+    if kind == "and":
+        options = [s for s in (required_event_ids(n) for n in ir[1]) if s is not None]
+        return min(options, key=len) if options else None
+    if kind == "or":
+        out: set[int] = set()
+        for n in ir[1]:
+            sub = required_event_ids(n)
+            if sub is None:
+                return None
+            out |= sub
+        return frozenset(out) if out else None
+    return None
 
 
 # -- analysis ---------------------------------------------------------------------------
@@ -497,15 +527,13 @@ class LeafCache:
 
     def __init__(self, ir: IR) -> None:
         self.entries: list[tuple[IR, Predicate | None, list[str]]] = []
-        for leaf, negated in leaves(ir):
-            if negated:
-                continue
-            names = _leaf_fields(leaf)
-            try:
-                pred: Predicate | None = compile_predicate(leaf)
-            except (ValueError, re.error):
-                pred = None
-            self.entries.append((leaf, pred, names))
+        chosen = [leaf for leaf, negated in leaves(ir) if not negated]
+        try:
+            preds: list[Predicate | None] = list(compile_predicates(chosen))
+        except (ValueError, re.error, SyntaxError):
+            preds = [None] * len(chosen)
+        for leaf, pred in zip(chosen, preds, strict=True):
+            self.entries.append((leaf, pred, _leaf_fields(leaf)))
 
 
 def matched_fields(
@@ -549,12 +577,14 @@ __all__ = [
     "LeafCache",
     "Predicate",
     "compile_predicate",
+    "compile_predicates",
     "fold",
     "fields_of",
     "leaves",
     "matched_fields",
     "needs_all_fields",
     "prepare",
+    "required_event_ids",
     "required_literals",
     "text_of",
 ]
