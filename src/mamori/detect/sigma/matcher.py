@@ -66,13 +66,17 @@ def prepare(
         items = [(k, v) for k, v in fields.items() if k in only]
     else:
         items = [(k, fields[k]) for k in only if k in fields]
-    lowered = {k: v.lower() for k, v in items if type(v) is str}
-    if len(lowered) != len(items):  # numbers, lists, None...
-        for key, value in items:
-            if key not in lowered:
-                text = text_of(value)
-                if text is not None:
-                    lowered[key] = text.lower()
+    lowered: dict[str, str] = {}
+    for key, value in items:
+        kind = type(value)
+        if kind is str:
+            lowered[key] = value.lower()
+        elif kind is int:
+            lowered[key] = str(value)
+        elif value is not None:
+            text = text_of(value)
+            if text is not None:
+                lowered[key] = text.lower()
     return lowered, "\n".join(lowered.values())
 
 
