@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 import evtx
 
 from mamori.ingest.base import ParseContext, Parser, parsers
-from mamori.model import Event, EventSink, Quarantined
+from mamori.model import Event, EventSink, Quarantined, event_id_for
 
 EVTX_MAGIC = b"ElfFile\x00"
 HEADER_SIZE = 4096
@@ -245,6 +245,22 @@ class EvtxParser(Parser):
                 record.get("timestamp")
             )
             computer = fields.get("Computer")
+            host = str(computer) if computer else default_host
+            # A Windows record is identified by computer, channel, record number and time:
+            # cheaper than hashing the whole record, and the same on every replay.
+            record_id = fields.get("EventRecordID")
+            event_id = (
+                event_id_for(
+                    source,
+                    tenant,
+                    host,
+                    str(fields.get("Channel")),
+                    str(record_id),
+                    str(fields.get("SystemTime")),
+                )
+                if record_id is not None
+                else ""
+            )
             sink.event(
                 Event(
                     fields=fields,
@@ -253,7 +269,8 @@ class EvtxParser(Parser):
                     raw=raw,
                     data_type=data_type,
                     tenant=tenant,
-                    host=str(computer) if computer else default_host,
+                    host=host,
+                    id=event_id,
                 )
             )
 

@@ -60,6 +60,10 @@ def test_parse_counts_and_fields(cleared):
     assert fields["SubjectDomainName"] == "EXAMPLE"
     assert not any(k.startswith("xmlns") for k in fields)
     assert '"EventID":1102' in first.raw.replace(" ", "")
+    # ids are stable across replays and distinct per record
+    again = parse(cleared).events
+    assert [e.id for e in again] == [e.id for e in sink.events]
+    assert len({e.id for e in sink.events}) == 112
 
 
 def test_sysmon_event_data_by_name(shared_data):
