@@ -156,8 +156,20 @@ class EvtxParser(Parser):
         return head.startswith(EVTX_MAGIC)
 
     def parse(self, stream: BinaryIO, sink: EventSink, context: ParseContext) -> None:
-        data = stream.read()
+        # A seekable file is handed to the evtx package as it is (memory stays bounded);
+        # anything else is read into memory first.
+        source: BinaryIO
+        try:
+            start = stream.tell()
+            head = stream.read(4096)
+            size = stream.seek(0, 2) - start
+            stream.seek(start)
+            source = stream
+        except (OSError, AttributeError, ValueError):
+            whole = stream.read()
+            head, size, source = whole[:4096], len(whole), io.BytesIO(whole)
         location = context.location
+        data = head
         if not data.startswith(EVTX_MAGIC):
             sink.quarantine(
                 Quarantined(
@@ -170,21 +182,21 @@ class EvtxParser(Parser):
             )
             return
         expected = declared_size(data)
-        if expected is not None and len(data) < expected:
+        if expected is not None and size < expected:
             sink.quarantine(
                 Quarantined(
                     source=self.NAME,
                     reason=(
                         f"truncated EVTX file: header declares {expected} bytes, "
-                        f"file has {len(data)}; the records that remain are read"
+                        f"file has {size}; the records that remain are read"
                     ),
-                    raw=data[len(data) - min(len(data), 4096) :],
+                    raw=data[:512],
                     location=location,
                     tenant=context.tenant,
                 )
             )
         try:
-            parser = evtx.PyEvtxParser(io.BytesIO(data))
+            parser = evtx.PyEvtxParser(source)
         except (OSError, RuntimeError, ValueError) as exc:
             sink.quarantine(
                 Quarantined(

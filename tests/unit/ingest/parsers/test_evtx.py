@@ -138,3 +138,30 @@ def test_parse_timestamp():
     assert parse_timestamp("2020-01-02T03:04:05.1234567Z").microsecond == 123456
     assert parse_timestamp("nonsense") is None
     assert parse_timestamp(None) is None
+
+
+class _Pipe(io.RawIOBase):
+    """A non-seekable stream, like a pipe."""
+
+    def __init__(self, data: bytes) -> None:
+        self._inner = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        chunk = self._inner.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+    def seekable(self) -> bool:
+        return False
+
+    def tell(self) -> int:
+        raise OSError("not seekable")
+
+
+def test_non_seekable_stream(cleared):
+    sink = FakeSink()
+    EvtxParser().parse(_Pipe(cleared), sink, ParseContext(location="pipe"))
+    assert len(sink.events) == 112 and not sink.quarantined
