@@ -36,6 +36,7 @@ from mamori.detect.sigma.matcher import (
     compile_predicate,
     fields_of,
     fold,
+    full_haystack,
     matched_fields,
     needs_all_fields,
     prepare,
@@ -63,16 +64,25 @@ class EngineStats:
 class _Matcher:
     """One rule variant: IR, its lazily compiled predicate and its literals."""
 
-    __slots__ = ("index", "rule", "ir", "pred", "literals", "broken", "leaf_cache", "fields")
+    __slots__ = (
+        "index",
+        "rule",
+        "ir",
+        "pred",
+        "literals",
+        "broken",
+        "leaf_cache",
+        "fields",
+        "named",
+    )
 
     def __init__(self, index: int, rule: DetectionRule, ir: IR) -> None:
         self.index = index
         self.rule = rule
         self.ir = ir
         self.pred: Predicate | None = None
-        self.fields: frozenset[str] | None = (
-            None if needs_all_fields(ir) else frozenset(fields_of(ir))
-        )
+        self.named = frozenset(fields_of(ir))
+        self.fields: frozenset[str] | None = None if needs_all_fields(ir) else self.named
         # keyword rules search every field: always candidates, so that the prefilter only
         # scans the fields the other rules name
         self.literals = required_literals(ir) if self.fields is not None else None
@@ -102,7 +112,7 @@ class _Bucket:
     automaton: Any  # ahocorasick.Automaton | None
     by_literal: list[tuple[int, ...]] = field(default_factory=list)
     fields: frozenset[str] | None = None  # fields the bucket's rules read (None: all)
-    named: tuple[str, ...] = ()  # fields the prefilter scans when ``fields`` is None
+    named: frozenset[str] = frozenset()  # fields named by its rules when ``fields`` is None
 
 
 def _route_key(event: Event) -> RouteKey:
@@ -205,17 +215,15 @@ class SigmaEngine:
         needed: set[str] = set()
         everything = False
         for i in ids:
-            names = self._matchers[i].fields
-            if names is None:
-                everything = True
-            else:
-                needed |= names
+            matcher = self._matchers[i]
+            everything = everything or matcher.fields is None
+            needed |= matcher.named
         bucket = _Bucket(
             tuple(always),
             automaton,
             by_literal,
             None if everything else frozenset(needed),
-            tuple(sorted(needed)) if everything else (),
+            frozenset(needed) if everything else frozenset(),
         )
         if len(self._shared) < MAX_ROUTES:
             self._shared[tuple(ids)] = bucket
@@ -235,12 +243,13 @@ class SigmaEngine:
         if not bucket.always and bucket.automaton is None:
             return []
         fields = event.fields
-        lowered, haystack = prepare(fields, bucket.fields)
+        if bucket.fields is None:  # keyword rules: their haystack is every value
+            lowered, scan = prepare(fields, bucket.named)
+            haystack = full_haystack(fields)
+        else:
+            lowered, haystack = prepare(fields, bucket.fields)
+            scan = haystack
         if bucket.automaton is not None:
-            if bucket.fields is None:
-                scan = "\n".join([lowered[k] for k in bucket.named if k in lowered])
-            else:
-                scan = haystack
             hits = {n for _, n in bucket.automaton.iter(fold(scan))}
             if hits:
                 by_literal = bucket.by_literal

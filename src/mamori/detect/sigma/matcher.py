@@ -3,8 +3,10 @@
 A compiled predicate is ``pred(f, l, h, t) -> bool`` over one prepared event:
 
 * ``f`` the event's fields as parsed,
-* ``l`` the same fields as lower-cased text (``None`` values left out),
-* ``h`` every value of ``l`` joined by newlines (the haystack for keywords and the prefilter),
+* ``l`` fields as lower-cased text (``None`` values left out): at least every field the
+  candidate rules name,
+* ``h`` lower-cased values joined by newlines: of every field when a candidate rule searches
+  keywords, else of ``l`` (the haystack of keywords and the prefilter),
 * ``t`` the event time (for timestamp-part modifiers).
 
 Code is generated from the IR as one Python expression per rule and compiled with
@@ -100,6 +102,22 @@ def _re(rx: re.Pattern[str], value: str | None) -> bool:
     if len(value) > MAX_REGEX_INPUT:
         value = value[:MAX_REGEX_INPUT]
     return rx.search(value) is not None
+
+
+def _lower_values(f: dict[str, Any]) -> list[str]:
+    out = []
+    for value in f.values():
+        text = text_of(value)
+        if text is not None:
+            out.append(text.lower())
+    return out
+
+
+def full_haystack(fields: dict[str, Any]) -> str:
+    """Every value of the event, as lower-cased text joined by newlines."""
+    return "\n".join(
+        [v if type(v) is str else (text_of(v) or "") for v in fields.values() if v is not None]
+    ).lower()
 
 
 def _kw_glob(rx: re.Pattern[str], values: Iterable[str]) -> bool:
@@ -205,6 +223,7 @@ _HELPERS: dict[str, Any] = {
     "_glob": _glob,
     "_re": _re,
     "_kw_glob": _kw_glob,
+    "_lower_values": _lower_values,
     "_kw_re": _kw_re,
     "_kw_cased": _kw_cased,
     "_any_in": _any_in,
@@ -246,7 +265,7 @@ class _Gen:
             field, pattern, cased = node[1], node[2], node[3]
             rx = self.const(re.compile(pattern, re.DOTALL))
             if field is None:
-                values = "(_o(f, k) for k in f)" if cased else "l.values()"
+                values = "(_o(f, k) for k in f)" if cased else "_lower_values(f)"
                 return f"_kw_glob({rx}, {values})"
             value = f"_on(f, {field!r})" if cased else f"l.get({field!r})"
             return f"_glob({rx}, {value})"
@@ -288,7 +307,7 @@ class _Gen:
             if cased:
                 return f"_kw_cased(f, {lit!r})"
             if op == "eq":
-                return f"({lit!r} in l.values())"
+                return f"({lit!r} in _lower_values(f))"
             return f"({lit!r} in h)"
         value = f"_o(f, {field!r})" if cased else f"l.get({field!r}, '')"
         if op == "eq":
@@ -564,9 +583,10 @@ def matched_fields(
                     out[n] = f[n]
         elif leaf[0] == "str":  # keyword: show the values that contain it
             lit = str(leaf[3]).lower()
-            for key, value in l.items():
-                if lit in value and key not in out:
-                    out[key] = f[key]
+            for key, value in f.items():
+                text = text_of(value)
+                if text is not None and lit in text.lower() and key not in out:
+                    out[key] = value
     return out
 
 
@@ -583,6 +603,7 @@ __all__ = [
     "compile_predicate",
     "compile_predicates",
     "fold",
+    "full_haystack",
     "fields_of",
     "leaves",
     "matched_fields",
