@@ -115,9 +115,16 @@ def _lower_values(f: dict[str, Any]) -> list[str]:
 
 def full_haystack(fields: dict[str, Any]) -> str:
     """Every value of the event, as lower-cased text joined by newlines."""
-    return "\n".join(
-        [v if type(v) is str else (text_of(v) or "") for v in fields.values() if v is not None]
-    ).lower()
+    parts = []
+    for value in fields.values():
+        kind = type(value)
+        if kind is str:
+            parts.append(value)
+        elif kind is int:
+            parts.append(str(value))
+        elif value is not None:
+            parts.append(text_of(value) or "")
+    return "\n".join(parts).lower()
 
 
 def _kw_glob(rx: re.Pattern[str], values: Iterable[str]) -> bool:
