@@ -2,7 +2,8 @@
 ``temporal``, ``temporal_ordered``), grouped by ``group-by`` fields within a ``timespan``.
 
 Matches are fed in time order (the hunt sorts them first; the streaming engine feeds them as
-they come). State is bounded: windows expire, each correlation keeps at most ``max_groups``
+they come). State is bounded: windows expire (groups whose window closed are swept out every
+``sweep_every`` matches), each correlation keeps at most ``max_groups``
 groups (the least recently used group is dropped) and each group keeps at most
 ``max_events`` timestamps; every drop is counted in :class:`CorrelatorStats`.
 
@@ -29,6 +30,7 @@ class CorrelatorStats:
     fed: int = 0
     fired: int = 0
     groups_evicted: int = 0
+    groups_expired: int = 0
     events_capped: int = 0
 
 
@@ -68,8 +70,10 @@ class Correlator:
         *,
         max_groups: int = 100_000,
         max_events: int = 10_000,
+        sweep_every: int = 10_000,
     ) -> None:
         self.specs = specs
+        self.sweep_every = max(1, sweep_every)
         self.max_groups = max_groups
         self.max_events = max_events
         self.stats = CorrelatorStats()
@@ -101,6 +105,25 @@ class Correlator:
             alert = self._feed_one(spec, rule_id, event)
             if alert is not None:
                 out.append(alert)
+        if self.stats.fed % self.sweep_every == 0:
+            out.extend(self.sweep(event.timestamp))
+        return out
+
+    def sweep(self, now: datetime) -> list[Alert]:
+        """Drop every group whose window closed before ``now`` (deciding the "at most"
+        conditions on the way); called every ``sweep_every`` matches."""
+        out: list[Alert] = []
+        for spec in self.specs:
+            groups = self._state[spec.id]
+            span = timedelta(seconds=spec.timespan)
+            for key, group in list(groups.items()):  # least recently used first
+                if now - group.last <= span:
+                    break
+                alert = self._close(spec, key, group)
+                if alert is not None:
+                    out.append(alert)
+                del groups[key]
+                self.stats.groups_expired += 1
         return out
 
     def flush(self) -> list[Alert]:

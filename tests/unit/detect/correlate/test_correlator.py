@@ -142,3 +142,19 @@ def test_aliases_map_fields_per_rule():
     )
     assert feed(corr, [("r1", ev(0, src="1.1.1.1"))]) == []
     assert len(feed(corr, [("r2", ev(5, dst="1.1.1.1"))])) == 1
+
+
+def test_expired_groups_are_swept():
+    corr = Correlator([spec(count=100)], sweep_every=5)
+    feed(corr, [("r1", ev(i, user=str(i))) for i in range(4)])
+    assert corr.group_count() == 4
+    feed(corr, [("r1", ev(10_000, user="late"))])  # 5th match triggers a sweep
+    assert corr.group_count() == 1
+    assert corr.stats.groups_expired == 4
+
+
+def test_sweep_decides_at_most_conditions():
+    corr = Correlator([spec(op="lt", count=5)], sweep_every=2)
+    assert feed(corr, [("r1", ev(0, user="a"))]) == []
+    alerts = feed(corr, [("r1", ev(5000, user="b"))])
+    assert [a.matched["user"] for a in alerts] == ["a"]
