@@ -27,6 +27,7 @@ from typing import Any
 
 import ahocorasick
 
+from mamori.detect.base import Detector, detectors
 from mamori.detect.correlate.correlator import Correlator
 from mamori.detect.sigma.backend import IR
 from mamori.detect.sigma.loader import DetectionRule, RuleProblem, RuleSet
@@ -43,7 +44,7 @@ from mamori.detect.sigma.matcher import (
     required_event_ids,
     required_literals,
 )
-from mamori.model import Alert, AlertSink, Event, Severity
+from mamori.model import Alert, Event, Severity
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +140,11 @@ def _narrow(key: RouteKey, eids: frozenset[int]) -> list[RouteKey]:
     return [key] if eid in eids else []
 
 
-class SigmaEngine:
+@detectors.register
+class SigmaEngine(Detector):
     """Matches events against a :class:`RuleSet`; see the module docstring."""
+
+    NAME = "sigma"
 
     def __init__(
         self,
@@ -330,13 +334,6 @@ class SigmaEngine:
         )
         self.problems.append(problem)
         log.warning("%s", problem)
-
-    def process(self, event: Event, sink: AlertSink, *, source_file: str | None = None) -> int:
-        """Match one event and hand its alerts to ``sink``; returns how many."""
-        alerts = self.match(event, source_file=source_file)
-        for alert in alerts:
-            sink.alert(alert)
-        return len(alerts)
 
     def flush(self) -> list[Alert]:
         """End of input: run deferred correlation in time order and close open windows."""
