@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -260,11 +260,12 @@ class SigmaEngine(Detector):
                 cands: set[int] = set(bucket.always)
                 for n in hits:
                     cands.update(by_literal[n])
-                candidates: Iterable[int] = sorted(cands)
+                candidates: Sequence[int] = sorted(cands)
             else:
                 candidates = bucket.always
         else:
             candidates = bucket.always
+        self.stats.candidates += len(candidates)
         alerts: list[Alert] = []
         ts = event.timestamp
         matchers = self._matchers
