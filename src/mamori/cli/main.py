@@ -19,6 +19,7 @@ from mamori.errors import MamoriError
 COMMAND_MODULES: tuple[str, ...] = (
     "mamori.cli.core",
     "mamori.cli.guideline",
+    "mamori.cli.hunt",
     "mamori.cli.ingest",
     "mamori.cli.respond",
     "mamori.cli.scan",

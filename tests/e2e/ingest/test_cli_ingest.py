@@ -1,6 +1,7 @@
 import asyncio
 import gzip
 import json
+from collections import Counter
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -24,9 +25,9 @@ def test_directory_import_to_jsonl_with_auto_detection(tmp_path):
     result = runner.invoke(app, ["ingest", str(FIXTURES), "--tenant", "acme", "-o", str(out)])
     assert result.exit_code == 0, result.output
     events = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(events) == 45
     assert {e["tenant"] for e in events} == {"acme"}
-    assert {e["source"] for e in events} == {
+    by_source = Counter(e["source"] for e in events)
+    assert set(by_source) >= {
         "auditd",
         "json_lines",
         "netfilter",
@@ -36,7 +37,11 @@ def test_directory_import_to_jsonl_with_auto_detection(tmp_path):
         "utm_kv",
         "web_access",
     }
-    assert "45" in result.output
+    # every fixture folder is read by the parser it is named after
+    for folder in FIXTURES.iterdir():
+        if any(p.suffix != ".md" for p in folder.iterdir()):
+            assert by_source[folder.name] > 0, folder.name
+    assert str(len(events)) in result.output
     again = tmp_path / "again.jsonl"
     runner.invoke(app, ["ingest", str(FIXTURES), "--tenant", "acme", "-o", str(again)])
     assert [json.loads(x)["event_id"] for x in again.read_text().splitlines()] == [

@@ -1,0 +1,1 @@
+"""Detection: Sigma rules compiled to Python predicates, correlation, the engine."""

@@ -1,0 +1,353 @@
+"""The detection engine: compiled Sigma rules routed, prefiltered and evaluated per event.
+
+How an event is evaluated:
+
+1. **Route.** Windows events go to the rules of their ``(Channel, EventID)`` (plus rules of the
+   whole channel and product-wide Windows rules); other events to the rules of their
+   ``data_type`` prefixes. The merged rule list of each route is built once and cached.
+2. **Prefilter.** Each rule has a set of literals of which one must appear in some field of
+   any event it matches (:func:`~mamori.detect.sigma.matcher.required_literals`). One
+   Aho-Corasick automaton per route scans the event's lower-cased values; only rules whose
+   literal was seen, plus the rules without such literals, are candidates.
+3. **Evaluate** the candidates' compiled predicates (compiled lazily, on first use).
+
+Matches of rules referenced by correlation rules go to the :class:`Correlator`, either
+immediately (streaming) or, with ``defer_correlation=True``, sorted by time at :meth:`flush`
+(batch hunts over files whose events are not in time order). The same engine serves both.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import ahocorasick
+
+from mamori.detect.base import Detector, detectors
+from mamori.detect.correlate.correlator import Correlator
+from mamori.detect.sigma.backend import IR
+from mamori.detect.sigma.loader import DetectionRule, RuleProblem, RuleSet
+from mamori.detect.sigma.matcher import (
+    LeafCache,
+    Predicate,
+    compile_predicate,
+    fields_of,
+    fold,
+    full_haystack,
+    matched_fields,
+    needs_all_fields,
+    prepare,
+    required_event_ids,
+    required_literals,
+)
+from mamori.model import Alert, Event, Severity
+
+log = logging.getLogger(__name__)
+
+RouteKey = tuple[str, str | None, int | None]
+MAX_ROUTES = 4096
+
+
+@dataclass
+class EngineStats:
+    events: int = 0
+    candidates: int = 0
+    evaluated: int = 0
+    matches: int = 0
+    alerts: int = 0
+    errors: int = 0
+
+
+class _Matcher:
+    """One rule variant: IR, its lazily compiled predicate and its literals."""
+
+    __slots__ = (
+        "index",
+        "rule",
+        "ir",
+        "pred",
+        "literals",
+        "broken",
+        "leaf_cache",
+        "fields",
+        "named",
+    )
+
+    def __init__(self, index: int, rule: DetectionRule, ir: IR) -> None:
+        self.index = index
+        self.rule = rule
+        self.ir = ir
+        self.pred: Predicate | None = None
+        self.named = frozenset(fields_of(ir))
+        self.fields: frozenset[str] | None = None if needs_all_fields(ir) else self.named
+        # keyword rules search every field: always candidates, so that the prefilter only
+        # scans the fields the other rules name
+        self.literals = required_literals(ir) if self.fields is not None else None
+        self.broken = False
+        self.leaf_cache: LeafCache | None = None
+
+    def matched(
+        self,
+        f: dict[str, Any],
+        l: dict[str, str],  # noqa: E741 - the predicate signature names
+        h: str,
+        t: datetime,
+    ) -> dict[str, Any]:
+        if self.leaf_cache is None:
+            self.leaf_cache = LeafCache(self.ir)
+        return matched_fields(self.leaf_cache, f, l, h, t)
+
+    def predicate(self) -> Predicate:
+        if self.pred is None:
+            self.pred = compile_predicate(self.ir, f"<sigma {self.rule.path}>")
+        return self.pred
+
+
+@dataclass
+class _Bucket:
+    always: tuple[int, ...]
+    automaton: Any  # ahocorasick.Automaton | None
+    by_literal: list[tuple[int, ...]] = field(default_factory=list)
+    fields: frozenset[str] | None = None  # fields the bucket's rules read (None: all)
+    named: frozenset[str] = frozenset()  # fields named by its rules when ``fields`` is None
+
+
+def _route_key(event: Event) -> RouteKey:
+    fields = event.fields
+    channel = fields.get("Channel")
+    if channel is not None or event.data_type.startswith("windows"):
+        eid = fields.get("EventID")
+        if not isinstance(eid, int) or isinstance(eid, bool):
+            try:
+                eid = int(str(eid).strip())
+            except (TypeError, ValueError):
+                eid = None
+        return ("win", str(channel or "").lower(), eid)
+    return ("dt", event.data_type.lower(), None)
+
+
+def _narrow(key: RouteKey, eids: frozenset[int]) -> list[RouteKey]:
+    """Route keys of a rule that requires one of ``eids`` (a Windows channel route only)."""
+    kind, channel, eid = key
+    if kind != "win" or channel is None:
+        return [key]
+    if eid is None:
+        return [(kind, channel, e) for e in sorted(eids)]
+    return [key] if eid in eids else []
+
+
+@detectors.register
+class SigmaEngine(Detector):
+    """Matches events against a :class:`RuleSet`; see the module docstring."""
+
+    NAME = "sigma"
+
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        *,
+        min_level: Severity | str = Severity.INFORMATIONAL,
+        defer_correlation: bool = False,
+        max_groups: int = 100_000,
+    ) -> None:
+        self.ruleset = ruleset
+        self.min_rank = Severity.parse(min_level).rank
+        self.defer_correlation = defer_correlation
+        self.stats = EngineStats()
+        self.problems: list[RuleProblem] = list(ruleset.problems)
+        self.correlator = Correlator(ruleset.correlations, max_groups=max_groups)
+        self._needed_by_correlation = self.correlator.rule_ids
+        self._deferred: list[tuple[Any, int, str, Event]] = []
+        self._matchers: list[_Matcher] = []
+        self._by_key: dict[RouteKey, list[int]] = {}
+        for rule in ruleset.rules:
+            for route, ir in rule.variants:
+                matcher = _Matcher(len(self._matchers), rule, ir)
+                self._matchers.append(matcher)
+                keys = route.route_keys()
+                eids = required_event_ids(ir)
+                if eids is not None:  # index by the EventIDs the detection itself requires
+                    keys = [narrowed for k in keys for narrowed in _narrow(k, eids)]
+                for key in dict.fromkeys(keys):
+                    self._by_key.setdefault(key, []).append(matcher.index)
+        self._buckets: OrderedDict[RouteKey, _Bucket] = OrderedDict()
+        self._shared: dict[tuple[int, ...], _Bucket] = {}
+
+    @property
+    def rule_count(self) -> int:
+        return len(self.ruleset.rules) + len(self.ruleset.correlations)
+
+    # -- routing ---------------------------------------------------------------------------
+    def _bucket(self, key: RouteKey) -> _Bucket:
+        bucket = self._buckets.get(key)
+        if bucket is not None:
+            return bucket
+        ids: list[int] = []
+        if key[0] == "win":
+            for k in (key, ("win", key[1], None), ("win", None, None)):
+                ids.extend(self._by_key.get(k, ()))
+        else:
+            parts = (key[1] or "").split(":")
+            for n in range(1, len(parts) + 1):
+                ids.extend(self._by_key.get(("dt", ":".join(parts[:n]), None), ()))
+        ids = sorted(set(ids))
+        shared = self._shared.get(tuple(ids))
+        if shared is not None:  # another route with the very same rules
+            self._remember(key, shared)
+            return shared
+        always: list[int] = []
+        lit_ids: dict[str, list[int]] = {}
+        for i in ids:
+            literals = self._matchers[i].literals
+            if literals is None:
+                always.append(i)
+            else:
+                for lit in literals:
+                    lit_ids.setdefault(fold(lit), []).append(i)
+        automaton = None
+        by_literal: list[tuple[int, ...]] = []
+        if lit_ids:
+            automaton = ahocorasick.Automaton()
+            for n, (lit, matcher_ids) in enumerate(lit_ids.items()):
+                automaton.add_word(lit, n)
+                by_literal.append(tuple(matcher_ids))
+            automaton.make_automaton()
+        needed: set[str] = set()
+        everything = False
+        for i in ids:
+            matcher = self._matchers[i]
+            everything = everything or matcher.fields is None
+            needed |= matcher.named
+        bucket = _Bucket(
+            tuple(always),
+            automaton,
+            by_literal,
+            None if everything else frozenset(needed),
+            frozenset(needed) if everything else frozenset(),
+        )
+        if len(self._shared) < MAX_ROUTES:
+            self._shared[tuple(ids)] = bucket
+        self._remember(key, bucket)
+        return bucket
+
+    def _remember(self, key: RouteKey, bucket: _Bucket) -> None:
+        self._buckets[key] = bucket
+        if len(self._buckets) > MAX_ROUTES:
+            self._buckets.popitem(last=False)
+
+    # -- matching --------------------------------------------------------------------------
+    def match(self, event: Event, *, source_file: str | None = None) -> list[Alert]:
+        """Alerts for one event (detections, and correlations when not deferred)."""
+        self.stats.events += 1
+        bucket = self._bucket(_route_key(event))
+        if not bucket.always and bucket.automaton is None:
+            return []
+        fields = event.fields
+        if bucket.fields is None:  # keyword rules: their haystack is every value
+            lowered, scan = prepare(fields, bucket.named)
+            haystack = full_haystack(fields)
+        else:
+            lowered, haystack = prepare(fields, bucket.fields)
+            scan = haystack
+        if bucket.automaton is not None:
+            hits = {n for _, n in bucket.automaton.iter(fold(scan))}
+            if hits:
+                by_literal = bucket.by_literal
+                cands: set[int] = set(bucket.always)
+                for n in hits:
+                    cands.update(by_literal[n])
+                candidates: Sequence[int] = sorted(cands)
+            else:
+                candidates = bucket.always
+        else:
+            candidates = bucket.always
+        self.stats.candidates += len(candidates)
+        alerts: list[Alert] = []
+        ts = event.timestamp
+        matchers = self._matchers
+        seen_rules: set[str] = set()
+        evaluated = 0
+        for i in candidates:
+            matcher = matchers[i]
+            pred = matcher.pred
+            if pred is None:
+                if matcher.broken:
+                    continue
+                try:
+                    pred = matcher.predicate()
+                except Exception as exc:  # an IR the compiler cannot handle
+                    self._break(matcher, exc)
+                    continue
+            evaluated += 1
+            try:
+                if not pred(fields, lowered, haystack, ts):
+                    continue
+            except Exception as exc:  # a rule bug must not stop the stream
+                self._break(matcher, exc)
+                continue
+            rule = matcher.rule
+            if rule.id in seen_rules:
+                continue
+            seen_rules.add(rule.id)
+            self.stats.matches += 1
+            if rule.id in self._needed_by_correlation:
+                if self.defer_correlation:
+                    self._deferred.append((ts, len(self._deferred), rule.id, event))
+                else:
+                    alerts.extend(self._level_ok(self.correlator.feed(rule.id, event)))
+            if not rule.emits or Severity.parse(rule.level).rank < self.min_rank:
+                continue
+            alerts.append(
+                Alert(
+                    rule_id=rule.id,
+                    rule_title=rule.title,
+                    level=Severity.parse(rule.level),
+                    timestamp=ts,
+                    tags=tuple(rule.tags),
+                    tenant=event.tenant,
+                    host=event.host,
+                    event=event.to_dict(),
+                    matched=matcher.matched(fields, lowered, haystack, ts),
+                    description=rule.description,
+                    source_file=source_file,
+                )
+            )
+        self.stats.evaluated += evaluated
+        self.stats.alerts += len(alerts)
+        return alerts
+
+    def _level_ok(self, alerts: list[Alert]) -> list[Alert]:
+        return [a for a in alerts if a.level.rank >= self.min_rank]
+
+    def _break(self, matcher: _Matcher, exc: Exception) -> None:
+        matcher.broken = True
+        matcher.pred = None
+        self.stats.errors += 1
+        problem = RuleProblem(
+            path=matcher.rule.path,
+            reason=f"rule disabled after an evaluation error: {type(exc).__name__}: {exc}",
+            rule_id=matcher.rule.id,
+            title=matcher.rule.title,
+        )
+        self.problems.append(problem)
+        log.warning("%s", problem)
+
+    def flush(self) -> list[Alert]:
+        """End of input: run deferred correlation in time order and close open windows."""
+        out: list[Alert] = []
+        if self._deferred:
+            self._deferred.sort(key=lambda item: (item[0], item[1]))
+            for _, _, rule_id, event in self._deferred:
+                out.extend(self.correlator.feed(rule_id, event))
+            self._deferred.clear()
+        out.extend(self.correlator.flush())
+        out = self._level_ok(out)
+        self.stats.alerts += len(out)
+        return out
+
+
+__all__ = ["EngineStats", "SigmaEngine"]

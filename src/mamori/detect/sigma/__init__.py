@@ -1,0 +1,1 @@
+"""Sigma rules: loading (pySigma), logsource pipelines, our backend and compiled matchers."""

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from mamori.detect.sigma.matcher import (
+    compile_predicate,
+    fields_of,
+    prepare,
+    regex_literals,
+    required_literals,
+    text_of,
+)
+
+T = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def run(ir, fields):
+    lowered, hay = prepare(fields)
+    return compile_predicate(ir)(fields, lowered, hay, T)
+
+
+def test_prepare_handles_non_string_values():
+    fields = {"a": 1, "b": None, "c": True, "d": ["x", 2], "e": {"k": "V"}, "f": b"\xffz", "g": 1.5}
+    lowered, hay = prepare(fields)
+    assert "b" not in lowered
+    assert lowered["a"] == "1" and lowered["c"] == "true" and lowered["g"] == "1.5"
+    assert "x" in lowered["d"] and '"k": "v"' in lowered["e"]
+    assert text_of(None) is None
+    assert hay.count("\n") == len(lowered) - 1
+
+
+def test_non_string_values_do_not_raise():
+    ir = ["and", [["str", "contains", "CommandLine", "abc", False], ["re", "CommandLine", "a", ""]]]
+    for value in (None, 12, 1.5, ["abc"], {"abc": 1}, True, b"abc"):
+        run(ir, {"CommandLine": value})
+    assert run(["str", "contains", "X", "abc", False], {"X": ["zabcz"]})
+
+
+def test_huge_field_value():
+    big = "A" * (10 * 1024 * 1024) + "needle"
+    assert run(["str", "endswith", "X", "needle", False], {"X": big})
+    assert run(["str", "contains", "X", "needle", False], {"X": big})
+    # regexes only look at the first 64 KiB (bounded time)
+    assert not run(["re", "X", "needle", ""], {"X": big})
+    assert run(["re", "X", "^A+", ""], {"X": big})
+
+
+def test_required_literals():
+    ir = [
+        "and",
+        [
+            ["str", "endswith", "Image", "\\cmd.exe", False],
+            ["str", "contains", "CommandLine", "/c", False],
+        ],
+    ]
+    assert required_literals(ir) == frozenset({"\\cmd.exe"})
+    assert required_literals(["not", ir]) is None
+    orr = ["or", [["str", "eq", "A", "abc", False], ["str", "eq", "B", "defg", False]]]
+    assert required_literals(orr) == frozenset({"abc", "defg"})
+    assert required_literals(["or", [["str", "eq", "A", "abc", False], ["exists", "B"]]]) is None
+    assert required_literals(["str", "contains", "A", "\u2764", False]) == frozenset({"\u2764"})
+    assert fields_of(ir) == ["Image", "CommandLine"]
+
+
+def test_regex_literals():
+    assert regex_literals("net\\s+user") == frozenset({"user"})
+    assert regex_literals("(?i)(ABCD|efgh)\\d") == frozenset({"abcd", "efgh"})
+    assert regex_literals("a(bcd|xy)") is None
+    assert regex_literals("[a-z]+") is None
+    assert regex_literals("(xyz)?abc") == frozenset({"abc"})
+    assert regex_literals("(xyz)*") is None
