@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, gt=0)
     login_lock_minutes: int = Field(default=15, gt=0)
     debug: bool = False
+    bus_url: str = Field(
+        default="embedded", description="'embedded' (on-disk spool) or nats://host:port,..."
+    )
+    bus_max_bytes: int = Field(default=1 << 30, gt=0, description="Spool/stream size limit")
     fast_password_hashing: bool = Field(
         default=False,
         description="Cheap argon2 parameters; for the test suite only, never in production",

@@ -45,4 +45,28 @@ def quarantine_subject(tenant: str | None, source: str | None) -> str:
     return f"mamori.quarantine.{token(tenant)}.{token(source)}"
 
 
-__all__ = ["RAW_PREFIX", "events_subject", "matches", "quarantine_subject", "raw_subject", "token"]
+def alerts_subject(tenant: str | None) -> str:
+    """The subject detections (``mamori.model.Alert`` as JSON) of ``tenant`` go to."""
+    return f"mamori.alerts.{token(tenant)}"
+
+
+#: Pipeline contract: raw records -> parsers -> normalised events (store, detection; scan
+#: verdicts are events with source ``scan``) -> alerts (response).
+RAW_ALL = f"{RAW_PREFIX}.>"
+EVENTS_ALL = "mamori.events.>"
+QUARANTINE_ALL = "mamori.quarantine.>"
+ALERTS_ALL = "mamori.alerts.>"
+
+__all__ = [
+    "ALERTS_ALL",
+    "EVENTS_ALL",
+    "QUARANTINE_ALL",
+    "RAW_ALL",
+    "RAW_PREFIX",
+    "alerts_subject",
+    "events_subject",
+    "matches",
+    "quarantine_subject",
+    "raw_subject",
+    "token",
+]

@@ -118,6 +118,28 @@ def up(
         sock.close()
 
 
+def worker() -> None:
+    """Run the bus consumers only (parsing, storage, detection, response): scale-out mode.
+
+    Start several on other machines with ``MAMORI_BUS_URL=nats://...`` and
+    ``MAMORI_DATABASE_URL=postgresql://...`` next to one ``mamori up``.
+    """
+    from mamori.cli.runtime import work
+
+    settings = load_settings()
+    settings.ensure_data_dir()
+    settings.ensure_secret_key()
+    db = open_database(settings)
+    try:
+
+        def ready() -> None:
+            typer.echo(f"mamori worker consuming from {settings.bus_url}", err=True)
+
+        asyncio.run(work(settings, db=db, on_ready=ready))
+    finally:
+        db.dispose()
+
+
 # --- db ------------------------------------------------------------------------------
 
 
@@ -294,6 +316,7 @@ def audit_verify() -> None:
 
 def register(app: typer.Typer) -> None:
     app.command("up")(up)
+    app.command("worker")(worker)
     app.add_typer(db_app, name="db")
     app.add_typer(tenant_app, name="tenant")
     app.add_typer(user_app, name="user")

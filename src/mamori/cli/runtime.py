@@ -14,12 +14,14 @@ import logging
 import secrets
 import signal
 import socket
-from collections.abc import Callable, Generator
+from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import uvicorn
 
+from mamori.bus.base import Bus
+from mamori.bus.factory import open_bus
 from mamori.config import Settings
 from mamori.errors import ConfigError
 from mamori.store.db import Database
@@ -46,12 +48,21 @@ class BackgroundService(Protocol):
     async def stop(self) -> None: ...
 
 
+ProcessRole = Literal["up", "worker"]
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceContext:
-    """What a background service may use: the settings and the database."""
+    """What a background service may use: settings, database and the shared bus.
+
+    ``role`` is ``"up"`` for the all-in-one process and ``"worker"`` for ``mamori worker``
+    (bus consumers only): a factory of a network listener returns ``None`` for workers.
+    """
 
     settings: Settings
     db: Database
+    bus: Bus | None = None
+    role: ProcessRole = "up"
 
 
 ServiceFactory = Callable[[ServiceContext], BackgroundService | None]
@@ -61,9 +72,11 @@ ServiceFactory = Callable[[ServiceContext], BackgroundService | None]
 SERVICE_FACTORIES: list[ServiceFactory] = []
 
 
-def default_services(settings: Settings, *, db: Database) -> list[BackgroundService]:
-    """Every background service ``mamori up`` starts for these settings."""
-    context = ServiceContext(settings=settings, db=db)
+def default_services(
+    settings: Settings, *, db: Database, bus: Bus | None = None, role: ProcessRole = "up"
+) -> list[BackgroundService]:
+    """Every background service ``mamori up`` (or ``mamori worker``) starts."""
+    context = ServiceContext(settings=settings, db=db, bus=bus, role=role)
     built = (factory(context) for factory in SERVICE_FACTORIES)
     return [service for service in built if service is not None]
 
@@ -166,18 +179,69 @@ async def serve(
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, _exit, sig)
+    bus = await start_bus(settings)
+    app.state.bus = bus
+    try:
+        if services is None:
+            services = default_services(settings, db=db, bus=bus)
+        async with _running(services):
+            await server.serve(sockets=[sock])
+    finally:
+        await bus.close()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def start_bus(settings: Settings) -> Bus:
+    """Open and start the bus the settings name (embedded spool by default).
+
+    Raises:
+        MamoriError: the bus cannot be opened (bad URL, unreachable server, bad spool).
+    """
+    bus = open_bus(settings.bus_url, data_dir=settings.data_dir, max_bytes=settings.bus_max_bytes)
+    await bus.start()
+    return bus
+
+
+@contextlib.asynccontextmanager
+async def _running(services: list[BackgroundService]) -> AsyncIterator[None]:
+    """Start services in order; stop the started ones in reverse, whatever happens."""
     started: list[BackgroundService] = []
     try:
-        for service in services if services is not None else default_services(settings, db=db):
+        for service in services:
             await service.start()
             started.append(service)
-        await server.serve(sockets=[sock])
+        yield
     finally:
         for service in reversed(started):
             try:
                 await service.stop()
             except Exception:  # one failing stop must not keep the others running
                 log.exception("stopping %s failed", service.name)
+
+
+async def work(
+    settings: Settings,
+    *,
+    db: Database,
+    services: list[BackgroundService] | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    """``mamori worker``: run the bus consumers (no web, no listeners) until a signal."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    bus = await start_bus(settings)
+    try:
+        if services is None:
+            services = default_services(settings, db=db, bus=bus, role="worker")
+        async with _running(services):
+            if on_ready is not None:
+                on_ready()
+            await stop.wait()
+    finally:
+        await bus.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
 
@@ -191,4 +255,6 @@ __all__ = [
     "default_services",
     "ensure_admin",
     "serve",
+    "start_bus",
+    "work",
 ]

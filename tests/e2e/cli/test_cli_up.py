@@ -159,3 +159,40 @@ def test_up_with_an_unreachable_database_fails_fast(cli_env, tmp_path):
 def test_exit_codes(cli_env, tmp_path, args, code):
     result = _run(args, cli_env, tmp_path)
     assert result.returncode == code, result.stderr
+
+
+def test_worker_starts_the_bus_and_stops_cleanly_on_sigterm(cli_env, tmp_path):
+    proc = subprocess.Popen(
+        [*MAMORI, "worker"],
+        env=cli_env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert "mamori worker consuming from embedded" in line, line
+        spool = tmp_path / "var" / "spool"
+        deadline = time.monotonic() + 30
+        while not spool.exists():
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, "the embedded bus spool was not created"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
+
+
+def test_worker_with_an_unknown_bus_url_fails_with_one_line(cli_env, tmp_path):
+    env = {**cli_env, "MAMORI_BUS_URL": "carrier-pigeon://x"}
+    result = _run(["worker"], env, tmp_path)
+    assert result.returncode == 1
+    assert "unknown bus URL" in _one_line_error(result)

@@ -115,3 +115,18 @@ async def test_serve_runs_services_and_stops_them_on_sigterm(db, settings):
     await asyncio.wait_for(task, timeout=20)
     sock.close()
     assert events == ["start a", "start b", "stop b", "stop a"]
+
+
+def test_services_receive_the_bus_and_role(db, settings, monkeypatch):
+    from mamori.cli import runtime
+
+    seen = []
+
+    def factory(context):
+        seen.append((context.bus, context.role))
+        return None
+
+    monkeypatch.setattr(runtime, "SERVICE_FACTORIES", [factory])
+    sentinel = object()
+    assert default_services(settings, db=db, bus=sentinel, role="worker") == []
+    assert seen == [(sentinel, "worker")]
