@@ -28,7 +28,7 @@ from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from mamori.errors import NotFoundError, ValidationError
+from mamori.errors import DuplicateError, NotFoundError, ValidationError
 from mamori.service import onboarding as flow
 from mamori.service.errors import OnboardingError, ServiceDataError
 from mamori.service.inputs import QuoteInputs
@@ -663,6 +663,13 @@ def provision(
         return provisioned(session, row=row)
     at = at or utcnow()
     case = _to_domain(session, row)
+    planned = case.provisioning
+    slug = planned.tenant_slug if planned else tenant_slug.strip()
+    username = planned.admin_username if planned else admin_username.strip()
+    if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
+        raise DuplicateError(f"tenant {slug!r} already exists; choose another tenant id")
+    if users.find_user(session, username=username) is not None:
+        raise DuplicateError(f"user {username!r} already exists; choose another username")
     if case.stage is flow.Stage.CONTRACT:
         step = flow.plan_provisioning(
             case,
