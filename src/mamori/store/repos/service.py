@@ -646,6 +646,7 @@ def provision(
     admin_username: str = "",
     admin_email: str = "",
     tenant_name: str | None = None,
+    assign_operator_id: int | None = None,
     at: datetime | None = None,
     source_ip: str = "",
 ) -> Provisioned:
@@ -654,6 +655,8 @@ def provision(
     From stage ``contract`` the plan (slug, admin) is recorded first; from ``provisioning``
     the recorded plan is used. A case already provisioned returns what it created, without
     creating anything. The administrator gets a random password, returned once.
+    ``assign_operator_id`` (the operator doing it) is assigned the new tenant, so the staff
+    member who onboarded the customer keeps seeing its case, quote and contract.
 
     Raises:
         OnboardingError: wrong stage or a bad slug/username/email.
@@ -728,6 +731,23 @@ def provision(
         detail={"username": admin.username, "role": admin.role, "case": row.id},
         source_ip=source_ip,
     )
+    if assign_operator_id is not None:
+        operator = users.get_user(session, user_id=assign_operator_id)
+        if operator.role_enum is Role.OPERATOR:
+            users.set_assigned_tenants(
+                session,
+                user=operator,
+                tenant_ids=[*(t.id for t in operator.assigned_tenants), tenant.id],
+            )
+            audit.record(
+                session,
+                action="user.update",
+                actor=actor,
+                tenant_id=tenant.id,
+                target=f"user:{operator.id}",
+                detail={"assigned_tenant_added": tenant.id, "case": row.id},
+                source_ip=source_ip,
+            )
     row.tenant_id = tenant.id
     row.admin_user_id = admin.id
     for quote in case_quotes(session, row=row):

@@ -23,7 +23,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from mamori.errors import MamoriError, PermissionDeniedError, ValidationError
+from mamori.errors import MamoriError, NotFoundError, PermissionDeniedError, ValidationError
 from mamori.service import onboarding as flow
 from mamori.service.catalog import load_price_book
 from mamori.service.inputs import QuoteInputs
@@ -32,7 +32,7 @@ from mamori.service.otasuketai import check_otasuketai
 from mamori.service.recommend import NetworkSize
 from mamori.service.text import Lang, check_lang
 from mamori.store.repos import service as repo
-from mamori.store.tables import ContractRow, OnboardingCaseRow, QuoteRow
+from mamori.store.tables import ContractRow, OnboardingCaseRow, QuoteRow, Role
 from mamori.web.deps import (
     HasherDep,
     Principal,
@@ -99,6 +99,16 @@ def _source_ip(request: Request) -> str:
     return client_ip(request)
 
 
+def _invalid_input(compute: Callable[[], Any]) -> Any:
+    """Run a computation; an unknown course or subsidy year is bad input (422), not 404."""
+    try:
+        return compute()
+    except NotFoundError as exc:
+        if isinstance(exc, ValidationError):
+            raise ValidationError(str(exc)) from exc
+        raise
+
+
 # --- JSON API --------------------------------------------------------------------------
 
 
@@ -122,7 +132,9 @@ def api_courses(request: Request, scope: TenantScopeDep) -> dict[str, Any]:
 def api_compute_quote(body: QuoteCompute, scope: StaffScope) -> dict[str, Any]:
     """Compute a quote (nothing is stored); the JSON of ``mamori quote --format json``."""
     del scope
-    return body.inputs().build(body.quote_date or date.today()).to_dict(body.lang)
+    quote = _invalid_input(lambda: body.inputs().build(body.quote_date or date.today()))
+    result: dict[str, Any] = quote.to_dict(body.lang)
+    return result
 
 
 @router.post(f"{API}/insurance", tags=["service"])
@@ -148,14 +160,16 @@ def api_create_quote(
     request: Request, body: QuoteCreate, session: SessionDep, scope: StaffScope
 ) -> QuoteRow:
     """Number, date and store a quote (``Q-<year>-<seq>``, gap-free per year)."""
-    row = repo.create_quote(
-        session,
-        inputs=body.inputs(),
-        issue_date=body.issue_date or date.today(),
-        customer=body.customer,
-        valid_days=body.valid_days,
-        actor=scope.principal.name,
-        source_ip=_source_ip(request),
+    row: QuoteRow = _invalid_input(
+        lambda: repo.create_quote(
+            session,
+            inputs=body.inputs(),
+            issue_date=body.issue_date or date.today(),
+            customer=body.customer,
+            valid_days=body.valid_days,
+            actor=scope.principal.name,
+            source_ip=_source_ip(request),
+        )
     )
     session.commit()
     return row
@@ -700,6 +714,11 @@ async def case_provision(
             tenant_name=form.get("tenant_name", "").strip() or None,
             admin_username=form.get("admin_username", ""),
             admin_email=form.get("admin_email", ""),
+            assign_operator_id=(
+                scope.principal.user.id
+                if scope.principal.user is not None and scope.principal.role is Role.OPERATOR
+                else None
+            ),
             source_ip=_source_ip(request),
         )
         session.commit()
