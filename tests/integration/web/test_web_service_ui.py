@@ -289,3 +289,12 @@ def test_a_customer_sees_their_licensed_devices_in_the_calculator(client, db, wo
         json={"claim": {"damages": 9_000_000}},
     )
     assert r.json()["devices"] == 7 and r.json()["paid_total"] == 3_500_000
+
+
+def test_dashboard_counts_open_cases_for_staff_only(client, db, world):
+    assert _send_inquiry(client).status_code == 303
+    login(client, "op-a")
+    page = client.get("/").text
+    assert "進行中の導入案件" in page and 'href="/service/cases"' in page
+    login(client, "cadmin-a")
+    assert "進行中の導入案件" not in client.get("/").text

@@ -266,6 +266,17 @@ def list_cases(
     return list(session.scalars(_scoped(stmt, OnboardingCaseRow.tenant_id, tenant_ids)))
 
 
+def count_open_cases(session: Session, *, tenant_ids: Collection[int] | None = None) -> int:
+    """Cases not yet provisioned or cancelled."""
+    closed = [stage.value for stage in flow.TERMINAL]
+    stmt = (
+        select(func.count())
+        .select_from(OnboardingCaseRow)
+        .where(OnboardingCaseRow.stage.not_in(closed))
+    )
+    return int(session.scalar(_scoped(stmt, OnboardingCaseRow.tenant_id, tenant_ids)) or 0)
+
+
 def get_case(
     session: Session, *, case_id: int, tenant_ids: Collection[int] | None = None
 ) -> OnboardingCaseRow:
@@ -799,6 +810,7 @@ __all__ = [
     "case_history",
     "case_quotes",
     "count_inquiries_from",
+    "count_open_cases",
     "create_quote",
     "get_case",
     "get_contract",

@@ -33,6 +33,7 @@ from mamori.service.recommend import NetworkSize
 from mamori.service.text import Lang, check_lang
 from mamori.store.repos import service as repo
 from mamori.store.tables import ContractRow, OnboardingCaseRow, QuoteRow, Role
+from mamori.web.dashboard import PANELS, DashboardPanel, PanelValue
 from mamori.web.deps import (
     HasherDep,
     Principal,
@@ -107,6 +108,22 @@ def _invalid_input(compute: Callable[[], Any]) -> Any:
         if isinstance(exc, ValidationError):
             raise ValidationError(str(exc)) from exc
         raise
+
+
+def _open_cases_panel(session: Session, scope: TenantScope) -> PanelValue:
+    return PanelValue(repo.count_open_cases(session, tenant_ids=scope.ui_ids()), "/service/cases")
+
+
+if not any(panel.key == "service_cases" for panel in PANELS):
+    PANELS.append(
+        DashboardPanel(
+            "service_cases",
+            "dashboard.service_cases",
+            _open_cases_panel,
+            frozenset({Role.ADMIN, Role.OPERATOR}),
+            order=60,
+        )
+    )
 
 
 # --- JSON API --------------------------------------------------------------------------
