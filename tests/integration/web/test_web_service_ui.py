@@ -298,3 +298,60 @@ def test_dashboard_counts_open_cases_for_staff_only(client, db, world):
     assert "進行中の導入案件" in page and 'href="/service/cases"' in page
     login(client, "cadmin-a")
     assert "進行中の導入案件" not in client.get("/").text
+
+
+def test_provisioning_sent_twice_at_once_creates_one_tenant(app, db, world, settings):
+    """Two operators' browsers send the provision form at the same moment."""
+    import threading
+    import warnings
+
+    from mamori.service import onboarding as flow
+    from mamori.service.recommend import NetworkSize
+    from mamori.store.repos import tenants, users
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+        from starlette.testclient import TestClient
+
+    with db.session() as s:
+        row = repo.open_case(
+            s, inquiry=flow.Inquiry("同時社", "担当", "d@example.jp", "x"), actor="t"
+        )
+        notes = flow.MeetingNotes(date.today(), ("a",), "n", 3, NetworkSize.NONE)
+        repo.record_meeting(s, row=row, notes=notes, actor="t")
+        repo.propose(s, row=row, actor="t")
+        repo.quote_case(s, row=row, actor="t", issue_date=date.today())
+        repo.sign_contract(
+            s, row=row, actor="t", signed_on=date.today(), start_date=date.today(), devices=3
+        )
+        case_id = row.id
+    form = {
+        "tenant_slug": "douji",
+        "admin_username": "douji-admin",
+        "admin_email": "d@example.jp",
+    }
+    clients = [TestClient(app, follow_redirects=False) for _ in range(2)]
+    tokens = [login(c, "root") for c in clients]
+    barrier = threading.Barrier(2)
+    responses: list = [None, None]
+
+    def send(i: int) -> None:
+        barrier.wait(timeout=30)
+        responses[i] = clients[i].post(
+            f"/service/cases/{case_id}/provision", data={"csrf_token": tokens[i], **form}
+        )
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    for c in clients:
+        c.close()
+    assert [r.status_code for r in responses] == [200, 200]
+    assert sum("initial-password" in r.text for r in responses) == 1
+    assert all("douji" in r.text for r in responses)
+    with db.sessionmaker() as s:
+        assert tenants.get_tenant_by_slug(s, slug="douji").name == "同時社"
+        assert len([u for u in users.list_users(s) if u.username == "douji-admin"]) == 1
+        assert repo.get_case(s, case_id=case_id).stage == "provisioned"
