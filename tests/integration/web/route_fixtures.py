@@ -119,14 +119,19 @@ BODIES: dict[tuple[str, str], BodyFactory] = {
     ("POST", "/api/v1/service/insurance"): lambda _w: Probe(
         json={"devices": 3, "claim": {"damages": 100000}}, refused=False
     ),
-    ("POST", "/api/v1/service/quotes"): lambda _w: Probe(
-        json={"course": "endpoint", "devices": 5, "customer": "見込み客"}, refused=False
+    ("POST", "/api/v1/service/quotes"): lambda w: Probe(
+        json={"course": "endpoint", "devices": 5, "customer": "x", "tenant_id": w.tenant_b.id}
     ),
     ("POST", "/service/insurance"): lambda _w: Probe(
         data={"devices": "3", "amount_damages": "100000"}, refused=False
     ),
-    ("POST", "/service/quotes"): lambda _w: Probe(
-        data={"course": "endpoint", "devices": "5", "customer": "見込み客"}, refused=False
+    ("POST", "/service/quotes"): lambda w: Probe(
+        data={
+            "course": "endpoint",
+            "devices": "5",
+            "customer": "x",
+            "tenant_id": str(w.tenant_b.id),
+        }
     ),
     ("POST", "/service/cases"): lambda _w: Probe(
         data={

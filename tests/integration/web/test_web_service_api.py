@@ -187,3 +187,19 @@ def test_courses_are_listed_for_every_logged_in_user_and_api_keys(client, world)
     client.cookies.clear()
     headers = {"Authorization": f"Bearer {world.token('a-api')}"}
     assert client.get("/api/v1/service/courses", headers=headers).status_code == 200
+
+
+def test_quote_for_an_existing_tenant_follows_its_isolation(client, world):
+    token = login(client, "op-a")
+    body = {"course": "endpoint", "devices": 8, "customer": "株式会社エー部品"}
+    own = _api(
+        client, "POST", "/api/v1/service/quotes", token, {**body, "tenant_id": world.tenant_a.id}
+    )
+    assert own.status_code == 201 and own.json()["tenant_id"] == world.tenant_a.id
+    other = _api(
+        client, "POST", "/api/v1/service/quotes", token, {**body, "tenant_id": world.tenant_b.id}
+    )
+    assert other.status_code == 404
+    login(client, "op-zzbmarker")
+    assert client.get(f"/api/v1/service/quotes/{own.json()['id']}").status_code == 404
+    assert client.get("/api/v1/service/quotes").json() == []

@@ -32,6 +32,7 @@ from mamori.service.otasuketai import check_otasuketai
 from mamori.service.recommend import NetworkSize
 from mamori.service.text import Lang, check_lang
 from mamori.store.repos import service as repo
+from mamori.store.repos import tenants
 from mamori.store.tables import ContractRow, OnboardingCaseRow, QuoteRow, Role
 from mamori.web.dashboard import PANELS, DashboardPanel, PanelValue
 from mamori.web.deps import (
@@ -177,6 +178,8 @@ def api_create_quote(
     request: Request, body: QuoteCreate, session: SessionDep, scope: StaffScope
 ) -> QuoteRow:
     """Number, date and store a quote (``Q-<year>-<seq>``, gap-free per year)."""
+    if body.tenant_id is not None:
+        scope.check(body.tenant_id, "tenant")
     row: QuoteRow = _invalid_input(
         lambda: repo.create_quote(
             session,
@@ -184,6 +187,7 @@ def api_create_quote(
             issue_date=body.issue_date or date.today(),
             customer=body.customer,
             valid_days=body.valid_days,
+            tenant_id=body.tenant_id,
             actor=scope.principal.name,
             source_ip=_source_ip(request),
         )
@@ -347,6 +351,7 @@ def _quotes_page(
         "service_quotes.html",
         {
             "quotes": repo.list_quotes(session, tenant_ids=scope.ui_ids()),
+            "tenants": tenants.list_tenants(session, tenant_ids=scope.tenant_ids, active_only=True),
             "book": load_price_book(),
             "form": form or {},
             "error": error,
@@ -380,6 +385,9 @@ QUOTE_FORM_FIELDS = (
 async def quotes_create(request: Request, session: SessionDep, scope: StaffScope) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items() if isinstance(v, str)}
     try:
+        tenant_id = _optional_int(form.get("tenant_id"), "tenant_id")
+        if tenant_id is not None:
+            scope.check(tenant_id, "tenant")
         fields = {k: form[k] for k in QUOTE_FORM_FIELDS if k in form}
         fields.setdefault("campaign", "false")
         fields.setdefault("small_business", "false")
@@ -390,9 +398,12 @@ async def quotes_create(request: Request, session: SessionDep, scope: StaffScope
             issue_date=_form_date(form.get("issue_date"), "issue_date") or date.today(),
             customer=form.get("customer", ""),
             valid_days=_optional_int(form.get("valid_days"), "valid_days"),
+            tenant_id=tenant_id,
             actor=scope.principal.name,
             source_ip=_source_ip(request),
         )
+    except NotFoundError:
+        raise  # a tenant outside the caller's scope: 404, not a form error
     except MamoriError as exc:
         session.rollback()
         return _quotes_page(request, session, scope, form=form, error=str(exc), status_code=422)

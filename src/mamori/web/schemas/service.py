@@ -53,6 +53,9 @@ class QuoteCreate(QuoteCompute):
     customer: str = Field(min_length=1, max_length=200, examples=["株式会社アクメ部品"])
     issue_date: date | None = None
     valid_days: int | None = Field(default=None, gt=0, le=365)
+    tenant_id: int | None = Field(
+        default=None, description="An existing customer's tenant (renewal, more devices)."
+    )
 
 
 class InsuranceCalculate(BaseModel):
