@@ -324,3 +324,19 @@ def test_onboarding_and_provisioning_on_postgres(pg_db, settings):
         assert row.stage == "provisioned" and row.tenant_id == result.tenant.id
         assert repo.provision(s, row=row, hasher=hasher, actor="op").created is False
         assert audit.verify(s).ok
+
+
+def test_the_service_branch_downgrades_and_upgrades_again(db):
+    from alembic import command
+
+    from mamori.store.db import _alembic_config
+
+    cfg = _alembic_config(db.engine)
+    command.downgrade(cfg, "service@-1")
+    assert "service_cases" not in inspect(db.engine).get_table_names()
+    assert "tenants" in inspect(db.engine).get_table_names()
+    db.upgrade()
+    assert {"service_cases", "service_quotes", "service_contracts"} <= set(
+        inspect(db.engine).get_table_names()
+    )
+    assert current_revisions(db.engine) == head_revisions(db.engine)
