@@ -89,16 +89,15 @@ def test_bad_quote_input_is_a_clear_422(client, world, body, message):
     assert r.status_code == 422 and message in r.json()["detail"], r.text
 
 
-def test_months_must_be_a_whole_number(client, world):
+@pytest.mark.parametrize(
+    "fields",
+    [{"months": "two"}, {"months": 1.5}, {"devices": True}, {"devices": "5"}, {"campaign": "yes"}],
+)
+def test_numbers_and_flags_must_have_their_json_types(client, world, fields):
     token = login(client, "op-a")
-    r = _api(
-        client,
-        "POST",
-        "/api/v1/service/quote",
-        token,
-        {"course": "endpoint", "devices": 5, "months": "two"},
-    )
-    assert r.status_code == 422
+    body = {"course": "endpoint", "devices": 5, **fields}
+    r = _api(client, "POST", "/api/v1/service/quote", token, body)
+    assert r.status_code == 422, r.text
 
 
 @pytest.mark.parametrize("user", ["cadmin-a", "viewer-a"])

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -750,12 +751,18 @@ async def case_provision(
             source_ip=_source_ip(request),
         )
         session.commit()
-    except MamoriError as exc:
+    except (MamoriError, IntegrityError) as exc:
         session.rollback()
         fresh = repo.get_case(session, case_id=case_id)
         if fresh.stage == flow.Stage.PROVISIONED.value:  # a concurrent request finished it
             return _case_page(request, session, scope, fresh)
-        return _case_page(request, session, scope, fresh, error=str(exc), status_code=422)
+        message = (
+            str(exc)
+            if isinstance(exc, MamoriError)
+            else "テナント識別子またはユーザー名が同時に使われました。もう一度お試しください"
+            " (the tenant id or username was taken meanwhile; try again)"
+        )
+        return _case_page(request, session, scope, fresh, error=message, status_code=422)
     return _case_page(request, session, scope, row, created=result)
 
 

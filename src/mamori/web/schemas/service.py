@@ -11,23 +11,26 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from mamori.service.inputs import QuoteInputs
 
 
 class QuoteCompute(BaseModel):
-    """The inputs of ``mamori quote`` (``quote_date`` defaults to today)."""
+    """The inputs of ``mamori quote`` (``quote_date`` defaults to today).
+
+    Numbers and flags are strict JSON types: ``true`` is not a device count, ``"5"`` not 5.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     course: str = Field(min_length=1, max_length=100, examples=["small-network"])
-    devices: int = Field(examples=[10])
-    months: int | None = Field(default=None, examples=[24])
-    campaign: bool = False
-    subsidy_year: int | None = Field(default=None, examples=[2025])
-    small_business: bool = False
-    security_action: bool = True
+    devices: StrictInt = Field(examples=[10])
+    months: StrictInt | None = Field(default=None, examples=[24])
+    campaign: StrictBool = False
+    subsidy_year: StrictInt | None = Field(default=None, examples=[2025])
+    small_business: StrictBool = False
+    security_action: StrictBool = True
     contract_date: date | None = None
     grant_decision_date: date | None = None
     quote_date: date | None = None
@@ -52,8 +55,8 @@ class QuoteCreate(QuoteCompute):
 
     customer: str = Field(min_length=1, max_length=200, examples=["株式会社アクメ部品"])
     issue_date: date | None = None
-    valid_days: int | None = Field(default=None, gt=0, le=365)
-    tenant_id: int | None = Field(
+    valid_days: StrictInt | None = Field(default=None, gt=0, le=365)
+    tenant_id: StrictInt | None = Field(
         default=None, description="An existing customer's tenant (renewal, more devices)."
     )
 
@@ -66,7 +69,7 @@ class InsuranceCalculate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    devices: int | None = Field(default=None, examples=[10])
+    devices: StrictInt | None = Field(default=None, examples=[10])
     claim: Any = Field(examples=[{"items": [{"category": "damages", "amount": 300000}]}])
     lang: Literal["ja", "en"] = "ja"
 
