@@ -340,3 +340,29 @@ def test_the_service_branch_downgrades_and_upgrades_again(db):
         inspect(db.engine).get_table_names()
     )
     assert current_revisions(db.engine) == head_revisions(db.engine)
+
+
+def test_a_price_change_does_not_strand_an_accepted_quote(db, settings):
+    with db.session() as s:
+        row = repo.open_case(s, inquiry=_inquiry(), actor="web-form")
+        notes = flow.MeetingNotes(DAY, ("a",), "n", 4, NetworkSize.NONE)
+        repo.record_meeting(s, row=row, notes=notes, actor="op")
+        repo.propose(s, row=row, actor="op")
+        quote = repo.quote_case(s, row=row, actor="op", issue_date=DAY)
+        quote.figures = {**quote.figures, "fees_total": quote.fees_total + 1}  # older prices
+        case_id = row.id
+    with db.session() as s:
+        row = repo.get_case(s, case_id=case_id)
+        with pytest.raises(ServiceDataError):
+            repo.quote_document(repo.get_quote(s, quote_id=row.quote_id))
+        repo.sign_contract(s, row=row, actor="op", signed_on=DAY, start_date=DAY, devices=4)
+        result = repo.provision(
+            s,
+            row=row,
+            hasher=make_hasher(settings),
+            actor="op",
+            tenant_slug="after-price-change",
+            admin_username="apc-admin",
+            admin_email="a@example.jp",
+        )
+        assert result.created and row.stage == "provisioned"

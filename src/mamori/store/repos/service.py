@@ -160,8 +160,13 @@ def quote_inputs(row: QuoteRow) -> QuoteInputs:
     return QuoteInputs.parse(data)
 
 
-def quote_document(row: QuoteRow) -> QuoteDocument:
+def quote_document(row: QuoteRow, *, verify: bool = True) -> QuoteDocument:
     """The issued document, computed again from the stored inputs.
+
+    With ``verify`` (for the PDF and anything shown as the quote) the figures must equal
+    the stored ones; the onboarding steps pass ``verify=False``, as they only need the
+    quote's number, dates, course and devices, so a later price change does not strand a
+    case whose quote was already accepted.
 
     Raises:
         ServiceDataError: the prices changed since the quote was issued, so the stored
@@ -176,7 +181,7 @@ def quote_document(row: QuoteRow) -> QuoteDocument:
         valid_days=int(row.inputs.get("valid_days") or (row.valid_until - row.issue_date).days),
         issuer=row.issuer,
     )
-    if _figures_of(document) != row.figures:
+    if verify and _figures_of(document) != row.figures:
         raise ServiceDataError(
             f"quote {row.number} was computed with price book {row.price_book_version}; the "
             f"current price book ({quote.price_book_version}) gives other figures, so its PDF "
@@ -356,7 +361,7 @@ def _to_domain(session: Session, row: OnboardingCaseRow) -> flow.OnboardingCase:
         )
     document = None
     if row.quote_id is not None:
-        document = quote_document(get_quote(session, quote_id=row.quote_id))
+        document = quote_document(get_quote(session, quote_id=row.quote_id), verify=False)
     contract = None
     if row.contract_id is not None:
         c = get_contract(session, contract_id=row.contract_id)
