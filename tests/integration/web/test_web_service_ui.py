@@ -103,6 +103,7 @@ def test_inquiries_are_rate_limited_per_address(client, db, world, monkeypatch):
     assert _send_inquiry(client, website="spam").status_code == 400
     limited = _send_inquiry(client)
     assert limited.status_code == 429 and "送信回数が多すぎます" in limited.text
+    assert int(limited.headers["retry-after"]) > 0
     assert len(_cases(db)) == 1
 
 

@@ -815,7 +815,9 @@ async def inquiry_submit(request: Request, session: SessionDep, settings: Settin
     if repo.count_inquiries_from(session, source_ip=ip, since=now - INQUIRY_WINDOW) >= (
         INQUIRY_LIMIT
     ):
-        return _inquiry_page(request, session, secret, limited=True, status_code=429)
+        response = _inquiry_page(request, session, secret, limited=True, status_code=429)
+        response.headers["Retry-After"] = str(int(INQUIRY_WINDOW.total_seconds()))
+        return response
     fields = await _form(request)
     try:
         rendered_at = flow.read_form_token(secret, fields.get("form_token", ""))
