@@ -147,6 +147,9 @@ def test_operator_creates_a_quote_from_the_form_and_downloads_its_pdf(client, wo
     assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
     listing = client.get("/service/quotes").text
     assert "Q-2026-00001" in listing
+    client.post("/lang", data={"lang": "en", "csrf_token": token, "next": "/"})
+    english = client.get(r.headers["location"]).text
+    assert "UTM licence and maintenance" in english and "Customer pays" in english
     bad = client.post("/service/quotes", data={**form, "devices": "16"})
     assert bad.status_code == 422 and "over the range" in bad.text
     assert 'value="株式会社見込"' in bad.text  # the form is kept

@@ -415,10 +415,16 @@ async def quotes_create(request: Request, session: SessionDep, scope: StaffScope
 @router.get("/service/quotes/{quote_id}", include_in_schema=False)
 def quote_page(request: Request, quote_id: int, session: SessionDep, scope: StaffScope) -> Response:
     row = repo.get_quote(session, quote_id=quote_id, tenant_ids=scope.tenant_ids)
+    figures = row.figures  # as issued (Japanese names)
+    error = None
+    try:
+        figures = repo.quote_document(row).to_dict(_lang(request, scope.principal))
+    except MamoriError as exc:  # prices changed since: show what was issued, say why
+        error = str(exc)
     return render(
         request,
         "service_quote.html",
-        {"quote": row, "figures": row.figures},
+        {"quote": row, "figures": figures, "error": error},
         principal=scope.principal,
         scope=scope,
         session=session,
