@@ -28,7 +28,8 @@ def mamori(*args: str, input: str | None = None):
 
 def test_db_upgrade_and_tenant_commands(env):
     r = mamori("db", "upgrade")
-    assert r.exit_code == 0 and "foundation_0001" in r.output
+    # the heads of every area's branch (foundation_0001 until an area adds a migration)
+    assert r.exit_code == 0 and r.output.startswith("database is at ")
     r = mamori("tenant", "add", "acme", "株式会社アクメ", "--retention-days", "90")
     assert r.exit_code == 0, r.output
     r = mamori("tenant", "list")

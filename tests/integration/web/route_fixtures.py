@@ -16,11 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from foundation_db import B_MARKER, World
+from mamori.service.inputs import QuoteInputs
+from mamori.service.onboarding import Inquiry
+from mamori.store.repos import service as service_repo
 
 
 @dataclass(frozen=True)
@@ -35,10 +39,34 @@ class Probe:
 PathParam = Callable[[World, Session], str]
 BodyFactory = Callable[[World], Probe]
 
+
+def _b_quote(w: World, s: Session) -> str:
+    row = service_repo.create_quote(
+        s,
+        inputs=QuoteInputs("endpoint", 5),
+        issue_date=date.today(),
+        customer=f"{B_MARKER} 御中",
+        actor="fixture",
+        tenant_id=w.tenant_b.id,
+    )
+    s.commit()
+    return str(row.id)
+
+
+def _b_case(w: World, s: Session) -> str:
+    inquiry = Inquiry(f"{B_MARKER} 工業", "担当", "b@example.jp", "相談")
+    row = service_repo.open_case(s, inquiry=inquiry, actor="fixture")
+    row.tenant_id = w.tenant_b.id  # a case of a provisioned tenant follows its isolation
+    s.commit()
+    return str(row.id)
+
+
 PATH_PARAMS: dict[str, PathParam] = {
     "tenant_id": lambda w, _s: str(w.tenant_b.id),
     "user_id": lambda w, _s: str(w.viewer_b.id),
     "key_id": lambda w, _s: str(w.keys["b-ingest"][0].id),
+    "quote_id": _b_quote,
+    "case_id": _b_case,
 }
 
 BODIES: dict[tuple[str, str], BodyFactory] = {
@@ -84,4 +112,34 @@ BODIES: dict[tuple[str, str], BodyFactory] = {
         data={"role": "customer_viewer", "display_name": "renamed", "language": "ja"}
     ),
     ("POST", "/logout"): lambda _w: Probe(data={}, refused=False, note="ends the caller's session"),
+    # service: computations touch no tenant; quotes/cases made here are prospects (no tenant)
+    ("POST", "/api/v1/service/quote"): lambda _w: Probe(
+        json={"course": "endpoint", "devices": 5}, refused=False, note="staff compute; 403 else"
+    ),
+    ("POST", "/api/v1/service/insurance"): lambda _w: Probe(
+        json={"devices": 3, "claim": {"damages": 100000}}, refused=False
+    ),
+    ("POST", "/api/v1/service/quotes"): lambda w: Probe(
+        json={"course": "endpoint", "devices": 5, "customer": "x", "tenant_id": w.tenant_b.id}
+    ),
+    ("POST", "/service/insurance"): lambda _w: Probe(
+        data={"devices": "3", "amount_damages": "100000"}, refused=False
+    ),
+    ("POST", "/service/quotes"): lambda w: Probe(
+        data={
+            "course": "endpoint",
+            "devices": "5",
+            "customer": "x",
+            "tenant_id": str(w.tenant_b.id),
+        }
+    ),
+    ("POST", "/service/cases"): lambda _w: Probe(
+        data={
+            "company": "見込み客",
+            "contact_name": "担当",
+            "email": "p@example.jp",
+            "message": "相談",
+        },
+        refused=False,
+    ),
 }

@@ -70,7 +70,8 @@ def test_areas_get_their_own_branches_and_upgrade_applies_all(scripts, extra_tab
 
     upgrade(engine, script_location=scripts)
     assert current_revisions(engine) == head_revisions(engine, script_location=scripts)
-    assert current_revisions(engine) == {"zzdetect_0002", "zzrespond_0001"}
+    zz_heads = {r for r in current_revisions(engine) if r.startswith("zz")}
+    assert zz_heads == {"zzdetect_0002", "zzrespond_0001"}  # real areas' heads may exist too
     assert {"zz_alerts", "zz_cases", "zz_rules", "tenants"} <= set(
         inspect(engine).get_table_names()
     )

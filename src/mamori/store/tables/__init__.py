@@ -15,6 +15,7 @@ from mamori.store.tables.core import (
     User,
     operator_tenants,
 )
+from mamori.store.tables.service import ContractRow, OnboardingCaseRow, QuoteCounter, QuoteRow
 
 __all__ = [
     "ROLE_VALUES",
@@ -22,6 +23,10 @@ __all__ = [
     "AuditHead",
     "AuditLog",
     "Base",
+    "ContractRow",
+    "OnboardingCaseRow",
+    "QuoteCounter",
+    "QuoteRow",
     "Role",
     "Tenant",
     "User",

@@ -32,11 +32,21 @@ ROUTER_MODULES: tuple[str, ...] = (
     "mamori.web.routers.users",
     "mamori.web.routers.apikeys",
     "mamori.web.routers.audit",
+    "mamori.web.routers.service",
 )
 
 #: Paths reachable without logging in. Everything else must refuse anonymous callers
 #: (the test suite checks every route in the app against this list).
-PUBLIC_PATHS: frozenset[str] = frozenset({"/healthz", "/readyz", "/login", "/lang"})
+PUBLIC_PATHS: frozenset[str] = frozenset(
+    {
+        "/healthz",
+        "/readyz",
+        "/login",
+        "/lang",
+        # the service area's inquiry form (CSRF, signed time token, honeypot, rate limit)
+        "/inquiry",
+    }
+)
 PUBLIC_PREFIXES: tuple[str, ...] = ("/static",)
 
 __all__ = ["PUBLIC_PATHS", "PUBLIC_PREFIXES", "ROUTER_MODULES"]

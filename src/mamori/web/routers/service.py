@@ -1,0 +1,851 @@
+"""The pack as a service: courses, the insurance calculator, quotes, contracts, onboarding.
+
+* ``/service`` (courses, お助け隊 conformance) and ``/service/insurance`` (the claim
+  calculator): every logged-in user; a customer's calculator starts from the devices
+  licensed to their tenant.
+* ``/service/quotes``, ``/service/contracts``, ``/service/cases``: operators and
+  administrators only (customers get 403). Prospects' rows (no tenant yet) are shared by
+  the staff; rows of a tenant follow the caller's tenant scope (others' are 404).
+* ``/inquiry``: the public inquiry form (in ``PUBLIC_PATHS``), protected by the CSRF
+  token, a signed time token, a honeypot field (:func:`mamori.service.onboarding.screen_inquiry`)
+  and a per-address rate limit counted in the audit log.
+* JSON under ``/api/v1/service``: the same computations with the CLI's field names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from mamori.errors import MamoriError, NotFoundError, PermissionDeniedError, ValidationError
+from mamori.service import onboarding as flow
+from mamori.service.catalog import load_price_book
+from mamori.service.inputs import QuoteInputs
+from mamori.service.insurance import calculate_claim, load_insurance_terms, parse_claim
+from mamori.service.otasuketai import check_otasuketai
+from mamori.service.recommend import NetworkSize
+from mamori.service.text import Lang, check_lang
+from mamori.store.repos import service as repo
+from mamori.store.repos import tenants
+from mamori.store.tables import ContractRow, OnboardingCaseRow, QuoteRow, Role
+from mamori.web.dashboard import PANELS, DashboardPanel, PanelValue
+from mamori.web.deps import (
+    HasherDep,
+    Principal,
+    SessionDep,
+    SettingsDep,
+    TenantScope,
+    TenantScopeDep,
+    client_ip,
+    language_for,
+    resolve_principal,
+)
+from mamori.web.schemas.service import (
+    CasePublic,
+    ContractPublic,
+    InsuranceCalculate,
+    QuoteCompute,
+    QuoteCreate,
+    QuoteDetail,
+    QuotePublic,
+)
+from mamori.web.templating import render
+
+router = APIRouter()
+
+API = "/api/v1/service"
+INQUIRY_PATH = "/inquiry"
+#: Inquiry submissions (accepted or refused) allowed per address and window.
+INQUIRY_LIMIT = 5
+INQUIRY_WINDOW = timedelta(hours=1)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _lang(request: Request, principal: Principal | None) -> Lang:
+    return check_lang(language_for(request, principal))
+
+
+def require_staff(scope: TenantScope) -> TenantScope:
+    """Operators and administrators (logged in or not an API key); else 403."""
+    principal = scope.principal
+    if not principal.role.is_staff or principal.is_api_key:
+        raise PermissionDeniedError("only operators and administrators handle quotes")
+    return scope
+
+
+def _staff(scope: TenantScopeDep) -> TenantScope:
+    return require_staff(scope)
+
+
+StaffScope = Annotated[TenantScope, Depends(_staff)]
+
+
+def _customer_devices(session: Session, principal: Principal) -> int | None:
+    """The devices licensed to a customer's tenant today (``None`` for staff or none)."""
+    tenant_id = principal.home_tenant_id
+    if not principal.role.is_customer or tenant_id is None:
+        return None
+    return repo.licensed_devices(session, tenant_id=tenant_id, on=date.today())
+
+
+def _source_ip(request: Request) -> str:
+    return client_ip(request)
+
+
+def _invalid_input(compute: Callable[[], Any]) -> Any:
+    """Run a computation; an unknown course or subsidy year is bad input (422), not 404."""
+    try:
+        return compute()
+    except NotFoundError as exc:
+        if isinstance(exc, ValidationError):
+            raise ValidationError(str(exc)) from exc
+        raise
+
+
+def _open_cases_panel(session: Session, scope: TenantScope) -> PanelValue:
+    return PanelValue(repo.count_open_cases(session, tenant_ids=scope.ui_ids()), "/service/cases")
+
+
+if not any(panel.key == "service_cases" for panel in PANELS):
+    PANELS.append(
+        DashboardPanel(
+            "service_cases",
+            "dashboard.service_cases",
+            _open_cases_panel,
+            frozenset({Role.ADMIN, Role.OPERATOR}),
+            order=60,
+        )
+    )
+
+
+# --- JSON API --------------------------------------------------------------------------
+
+
+@router.get(f"{API}/courses", tags=["service"])
+def api_courses(request: Request, scope: TenantScopeDep) -> dict[str, Any]:
+    """Courses with prices (yen, tax excluded) and お助け隊 type-1 conformance."""
+    lang = _lang(request, scope.principal)
+    book = load_price_book()
+    return {
+        "price_book_version": book.version,
+        "tax_percent": book.tax_percent,
+        "campaign_per_device_monthly": book.campaign.per_device_monthly,
+        "courses": [
+            {**c.to_dict(lang), "otasuketai": check_otasuketai(c, price_book=book).to_dict(lang)}
+            for c in book.courses.values()
+        ],
+    }
+
+
+@router.post(f"{API}/quote", tags=["service"])
+def api_compute_quote(body: QuoteCompute, scope: StaffScope) -> dict[str, Any]:
+    """Compute a quote (nothing is stored); the JSON of ``mamori quote --format json``."""
+    del scope
+    quote = _invalid_input(lambda: body.inputs().build(body.quote_date or date.today()))
+    result: dict[str, Any] = quote.to_dict(body.lang)
+    return result
+
+
+@router.post(f"{API}/insurance", tags=["service"])
+def api_insurance(
+    body: InsuranceCalculate, session: SessionDep, scope: TenantScopeDep
+) -> dict[str, Any]:
+    """What the included insurance pays; the JSON of ``mamori insurance --format json``."""
+    devices = body.devices
+    if devices is None:
+        devices = _customer_devices(session, scope.principal)
+        if devices is None:
+            raise ValidationError("devices is required (no licensed devices on record)")
+    return calculate_claim(devices, parse_claim(body.claim)).to_dict(body.lang)
+
+
+@router.get(f"{API}/quotes", response_model=list[QuotePublic], tags=["service"])
+def api_list_quotes(session: SessionDep, scope: StaffScope) -> list[QuoteRow]:
+    return repo.list_quotes(session, tenant_ids=scope.tenant_ids)
+
+
+@router.post(f"{API}/quotes", response_model=QuoteDetail, status_code=201, tags=["service"])
+def api_create_quote(
+    request: Request, body: QuoteCreate, session: SessionDep, scope: StaffScope
+) -> QuoteRow:
+    """Number, date and store a quote (``Q-<year>-<seq>``, gap-free per year)."""
+    if body.tenant_id is not None:
+        scope.check(body.tenant_id, "tenant")
+    row: QuoteRow = _invalid_input(
+        lambda: repo.create_quote(
+            session,
+            inputs=body.inputs(),
+            issue_date=body.issue_date or date.today(),
+            customer=body.customer,
+            valid_days=body.valid_days,
+            tenant_id=body.tenant_id,
+            actor=scope.principal.name,
+            source_ip=_source_ip(request),
+        )
+    )
+    session.commit()
+    return row
+
+
+@router.get(f"{API}/quotes/{{quote_id}}", response_model=QuoteDetail, tags=["service"])
+def api_get_quote(quote_id: int, session: SessionDep, scope: StaffScope) -> QuoteRow:
+    return repo.get_quote(session, quote_id=quote_id, tenant_ids=scope.tenant_ids)
+
+
+def _pdf(session: Session, scope: TenantScope, quote_id: int, lang: str) -> Response:
+    from mamori.service.pdf import render_quote_pdf  # reportlab, on demand
+
+    row = repo.get_quote(session, quote_id=quote_id, tenant_ids=scope.tenant_ids)
+    data = render_quote_pdf(repo.quote_document(row), lang=check_lang(lang))
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{row.number}.pdf"'},
+    )
+
+
+@router.get(f"{API}/quotes/{{quote_id}}/pdf", tags=["service"])
+def api_quote_pdf(
+    quote_id: int, session: SessionDep, scope: StaffScope, lang: str = "ja"
+) -> Response:
+    """The quote as a PDF (Japanese; ``lang=en`` for English), rendered again each time."""
+    return _pdf(session, scope, quote_id, lang)
+
+
+@router.get(f"{API}/contracts", response_model=list[ContractPublic], tags=["service"])
+def api_list_contracts(session: SessionDep, scope: StaffScope) -> list[ContractRow]:
+    return repo.list_contracts(session, tenant_ids=scope.tenant_ids)
+
+
+@router.get(f"{API}/cases", response_model=list[CasePublic], tags=["service"])
+def api_list_cases(
+    session: SessionDep, scope: StaffScope, stage: str | None = None
+) -> list[OnboardingCaseRow]:
+    if stage is not None and stage not in {s.value for s in flow.Stage}:
+        raise ValidationError(f"unknown stage {stage!r}")
+    return repo.list_cases(session, tenant_ids=scope.tenant_ids, stage=stage)
+
+
+@router.get(f"{API}/cases/{{case_id}}", response_model=CasePublic, tags=["service"])
+def api_get_case(case_id: int, session: SessionDep, scope: StaffScope) -> OnboardingCaseRow:
+    return repo.get_case(session, case_id=case_id, tenant_ids=scope.tenant_ids)
+
+
+# --- pages: courses and the insurance calculator ---------------------------------------
+
+
+@router.get("/service", include_in_schema=False)
+def courses_page(request: Request, session: SessionDep, scope: TenantScopeDep) -> Response:
+    book = load_price_book()
+    reports = [check_otasuketai(c, price_book=book) for c in book.courses.values()]
+    return render(
+        request,
+        "service_courses.html",
+        {"book": book, "reports": reports, "ui_lang": _lang(request, scope.principal)},
+        principal=scope.principal,
+        scope=scope,
+        session=session,
+        active="service",
+    )
+
+
+def _insurance_page(
+    request: Request,
+    session: Session,
+    scope: TenantScope,
+    *,
+    devices: str = "",
+    amounts: Mapping[str, str] | None = None,
+    payout: Any = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    licensed = _customer_devices(session, scope.principal)
+    return render(
+        request,
+        "service_insurance.html",
+        {
+            "terms": load_insurance_terms(),
+            "licensed": licensed,
+            "devices": devices or (str(licensed) if licensed else ""),
+            "amounts": amounts or {},
+            "payout": payout,
+            "error": error,
+            "ui_lang": _lang(request, scope.principal),
+        },
+        principal=scope.principal,
+        scope=scope,
+        session=session,
+        active="service",
+        status_code=status_code,
+    )
+
+
+@router.get("/service/insurance", include_in_schema=False)
+def insurance_page(request: Request, session: SessionDep, scope: TenantScopeDep) -> Response:
+    return _insurance_page(request, session, scope)
+
+
+@router.post("/service/insurance", include_in_schema=False)
+async def insurance_calculate(
+    request: Request, session: SessionDep, scope: TenantScopeDep
+) -> Response:
+    """Pay the loss amounts entered per category (blank categories are left out)."""
+    form = await request.form()
+    devices = str(form.get("devices") or "").strip()
+    terms = load_insurance_terms()
+    amounts = {key: str(form.get(f"amount_{key}") or "").strip() for key in terms.categories}
+    try:
+        items = [{"category": k, "amount": _whole(v, k)} for k, v in amounts.items() if v]
+        count = _whole(devices, "devices") if devices else None
+        if count is None:
+            count = _customer_devices(session, scope.principal)
+        if count is None:
+            raise ValidationError("台数を入力してください (devices is required)")
+        payout = calculate_claim(count, parse_claim({"items": items}, terms), terms)
+    except MamoriError as exc:
+        return _insurance_page(
+            request,
+            session,
+            scope,
+            devices=devices,
+            amounts=amounts,
+            error=str(exc),
+            status_code=422,
+        )
+    return _insurance_page(
+        request, session, scope, devices=str(count), amounts=amounts, payout=payout
+    )
+
+
+def _whole(value: str, what: str) -> int:
+    text = value.replace(",", "").strip()
+    if not text.lstrip("-").isdigit():
+        raise ValidationError(f"{what}: 整数で入力してください (must be a whole number: {value!r})")
+    return int(text)
+
+
+# --- pages: quotes and contracts (staff) -----------------------------------------------
+
+
+def _quotes_page(
+    request: Request,
+    session: Session,
+    scope: TenantScope,
+    *,
+    form: Mapping[str, str] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "service_quotes.html",
+        {
+            "quotes": repo.list_quotes(session, tenant_ids=scope.ui_ids()),
+            "tenants": tenants.list_tenants(session, tenant_ids=scope.tenant_ids, active_only=True),
+            "book": load_price_book(),
+            "form": form or {},
+            "error": error,
+            "today": date.today().isoformat(),
+        },
+        principal=scope.principal,
+        scope=scope,
+        session=session,
+        active="service",
+        status_code=status_code,
+    )
+
+
+@router.get("/service/quotes", include_in_schema=False)
+def quotes_page(request: Request, session: SessionDep, scope: StaffScope) -> Response:
+    return _quotes_page(request, session, scope)
+
+
+QUOTE_FORM_FIELDS = (
+    "course",
+    "devices",
+    "months",
+    "campaign",
+    "subsidy_year",
+    "small_business",
+    "security_action",
+)
+
+
+@router.post("/service/quotes", include_in_schema=False)
+async def quotes_create(request: Request, session: SessionDep, scope: StaffScope) -> Response:
+    form = {k: str(v) for k, v in (await request.form()).items() if isinstance(v, str)}
+    try:
+        tenant_id = _optional_int(form.get("tenant_id"), "tenant_id")
+        if tenant_id is not None:
+            scope.check(tenant_id, "tenant")
+        fields = {k: form[k] for k in QUOTE_FORM_FIELDS if k in form}
+        fields.setdefault("campaign", "false")
+        fields.setdefault("small_business", "false")
+        fields.setdefault("security_action", "false")
+        row = repo.create_quote(
+            session,
+            inputs=QuoteInputs.parse(fields),
+            issue_date=_form_date(form.get("issue_date"), "issue_date") or date.today(),
+            customer=form.get("customer", ""),
+            valid_days=_optional_int(form.get("valid_days"), "valid_days"),
+            tenant_id=tenant_id,
+            actor=scope.principal.name,
+            source_ip=_source_ip(request),
+        )
+    except NotFoundError:
+        raise  # a tenant outside the caller's scope: 404, not a form error
+    except MamoriError as exc:
+        session.rollback()
+        return _quotes_page(request, session, scope, form=form, error=str(exc), status_code=422)
+    session.commit()
+    return RedirectResponse(f"/service/quotes/{row.id}", status_code=303)
+
+
+@router.get("/service/quotes/{quote_id}", include_in_schema=False)
+def quote_page(request: Request, quote_id: int, session: SessionDep, scope: StaffScope) -> Response:
+    row = repo.get_quote(session, quote_id=quote_id, tenant_ids=scope.tenant_ids)
+    figures = row.figures  # as issued (Japanese names)
+    error = None
+    try:
+        figures = repo.quote_document(row).to_dict(_lang(request, scope.principal))
+    except MamoriError as exc:  # prices changed since: show what was issued, say why
+        error = str(exc)
+    return render(
+        request,
+        "service_quote.html",
+        {"quote": row, "figures": figures, "error": error},
+        principal=scope.principal,
+        scope=scope,
+        session=session,
+        active="service",
+    )
+
+
+@router.get("/service/quotes/{quote_id}/pdf", include_in_schema=False)
+def quote_pdf(
+    request: Request, quote_id: int, session: SessionDep, scope: StaffScope, lang: str = ""
+) -> Response:
+    return _pdf(session, scope, quote_id, lang or _lang(request, scope.principal))
+
+
+@router.get("/service/contracts", include_in_schema=False)
+def contracts_page(request: Request, session: SessionDep, scope: StaffScope) -> Response:
+    return render(
+        request,
+        "service_contracts.html",
+        {"contracts": repo.list_contracts(session, tenant_ids=scope.ui_ids())},
+        principal=scope.principal,
+        scope=scope,
+        session=session,
+        active="service",
+    )
+
+
+# --- pages: onboarding cases (staff) ---------------------------------------------------
+
+
+def _form_date(value: str | None, what: str) -> date | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValidationError(
+            f"{what}: 日付は YYYY-MM-DD で入力してください (not a date)"
+        ) from None
+
+
+def _required_date(value: str | None, what: str) -> date:
+    found = _form_date(value, what)
+    if found is None:
+        raise ValidationError(f"{what}: 日付を入力してください (a date is required)")
+    return found
+
+
+def _optional_int(value: str | None, what: str) -> int | None:
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if not text.lstrip("-").isdigit():
+        raise ValidationError(f"{what}: 整数で入力してください (must be a whole number)")
+    return int(text)
+
+
+def _required_int(value: str | None, what: str) -> int:
+    found = _optional_int(value, what)
+    if found is None:
+        raise ValidationError(f"{what}: 入力してください (required)")
+    return found
+
+
+def _checked(form: Mapping[str, str], name: str) -> bool:
+    return form.get(name, "").lower() in ("1", "on", "true", "yes")
+
+
+def visible_case(case_id: int, session: SessionDep, scope: StaffScope) -> OnboardingCaseRow:
+    """The case, if the caller is staff and may see it (else 403/404)."""
+    return repo.get_case(session, case_id=case_id, tenant_ids=scope.tenant_ids)
+
+
+CaseDep = Annotated[OnboardingCaseRow, Depends(visible_case)]
+
+
+def _case_page(
+    request: Request,
+    session: Session,
+    scope: TenantScope,
+    row: OnboardingCaseRow,
+    *,
+    error: str | None = None,
+    created: repo.Provisioned | None = None,
+    status_code: int = 200,
+) -> Response:
+    quote = repo.get_quote(session, quote_id=row.quote_id) if row.quote_id is not None else None
+    contract = (
+        repo.get_contract(session, contract_id=row.contract_id)
+        if row.contract_id is not None
+        else None
+    )
+    result = created
+    if result is None and row.stage == flow.Stage.PROVISIONED.value:
+        try:
+            result = repo.provisioned(session, row=row)
+        except MamoriError:  # the administrator was removed since
+            result = None
+    return render(
+        request,
+        "service_case.html",
+        {
+            "case": row,
+            "quote": quote,
+            "quotes": repo.case_quotes(session, row=row),
+            "contract": contract,
+            "result": result,
+            "history": repo.case_history(session, row=row),
+            "book": load_price_book(),
+            "sizes": [s.value for s in NetworkSize],
+            "error": error,
+            "today": date.today().isoformat(),
+            "form": {},
+            "open": row.stage not in {s.value for s in flow.TERMINAL},
+        },
+        principal=scope.principal,
+        scope=scope,
+        session=session,
+        active="service",
+        status_code=status_code,
+    )
+
+
+@router.get("/service/cases", include_in_schema=False)
+def cases_page(
+    request: Request, session: SessionDep, scope: StaffScope, error: str | None = None
+) -> Response:
+    return render(
+        request,
+        "service_cases.html",
+        {"cases": repo.list_cases(session, tenant_ids=scope.ui_ids()), "error": error},
+        principal=scope.principal,
+        scope=scope,
+        session=session,
+        active="service",
+    )
+
+
+@router.post("/service/cases", include_in_schema=False)
+async def cases_create(request: Request, session: SessionDep, scope: StaffScope) -> Response:
+    """Open a case for an inquiry taken by phone or mail (no spam checks: staff typed it)."""
+    form = {k: str(v) for k, v in (await request.form()).items() if isinstance(v, str)}
+    fields = {k: form.get(k, "") for k in ("company", "contact_name", "email", "message")}
+    fields.update(phone=form.get("phone", ""), devices=form.get("devices", ""))
+    now = _now()
+    screening = flow.screen_inquiry(
+        fields, rendered_at=now - timedelta(minutes=1), submitted_at=now
+    )
+    if screening.inquiry is None:
+        return render(
+            request,
+            "service_cases.html",
+            {
+                "cases": repo.list_cases(session, tenant_ids=scope.ui_ids()),
+                "error": "; ".join(screening.problems or screening.spam),
+            },
+            principal=scope.principal,
+            scope=scope,
+            session=session,
+            active="service",
+            status_code=422,
+        )
+    row = repo.open_case(
+        session,
+        inquiry=screening.inquiry,
+        actor=scope.principal.name,
+        source="staff",
+        source_ip=_source_ip(request),
+    )
+    session.commit()
+    return RedirectResponse(f"/service/cases/{row.id}", status_code=303)
+
+
+@router.get("/service/cases/{case_id}", include_in_schema=False)
+def case_page(request: Request, row: CaseDep, session: SessionDep, scope: StaffScope) -> Response:
+    return _case_page(request, session, scope, row)
+
+
+def _meeting(
+    session: Session, row: OnboardingCaseRow, form: Mapping[str, str], actor: str, ip: str
+) -> None:
+    attendees = tuple(
+        a.strip() for a in form.get("attendees", "").replace("\n", ",").split(",") if a.strip()
+    )
+    gaps_text = form.get("gaps", "").strip()
+    gaps: tuple[int, ...] | None = None
+    if gaps_text:
+        from mamori.service.recommend import load_gap_coverage, parse_gaps
+
+        gaps = parse_gaps(gaps_text.replace("\n", ",").split(","), load_gap_coverage().item_count)
+    notes = flow.MeetingNotes(
+        held_on=_required_date(form.get("held_on"), "held_on"),
+        attendees=attendees,
+        notes=form.get("notes", ""),
+        devices=_required_int(form.get("devices"), "devices"),
+        network_size=NetworkSize.parse(form.get("network_size", "none")),
+        gaps=gaps,
+    )
+    repo.record_meeting(session, row=row, notes=notes, actor=actor, source_ip=ip)
+
+
+def _proposal(
+    session: Session, row: OnboardingCaseRow, form: Mapping[str, str], actor: str, ip: str
+) -> None:
+    repo.propose(
+        session,
+        row=row,
+        actor=actor,
+        course=form.get("course", "").strip() or None,
+        override_reason=form.get("override_reason", ""),
+        source_ip=ip,
+    )
+
+
+def _quote(
+    session: Session, row: OnboardingCaseRow, form: Mapping[str, str], actor: str, ip: str
+) -> None:
+    repo.quote_case(
+        session,
+        row=row,
+        actor=actor,
+        issue_date=_form_date(form.get("issue_date"), "issue_date") or date.today(),
+        months=_optional_int(form.get("months"), "months"),
+        campaign=_checked(form, "campaign"),
+        subsidy_year=_optional_int(form.get("subsidy_year"), "subsidy_year"),
+        small_business=_checked(form, "small_business"),
+        security_action=_checked(form, "security_action"),
+        valid_days=_optional_int(form.get("valid_days"), "valid_days"),
+        source_ip=ip,
+    )
+
+
+def _contract(
+    session: Session, row: OnboardingCaseRow, form: Mapping[str, str], actor: str, ip: str
+) -> None:
+    repo.sign_contract(
+        session,
+        row=row,
+        actor=actor,
+        signed_on=_required_date(form.get("signed_on"), "signed_on"),
+        start_date=_required_date(form.get("start_date"), "start_date"),
+        devices=_required_int(form.get("devices"), "devices"),
+        term_months=_optional_int(form.get("term_months"), "term_months") or 12,
+        grant_decision_date=_form_date(form.get("grant_decision_date"), "grant_decision_date"),
+        source_ip=ip,
+    )
+
+
+def _cancel(
+    session: Session, row: OnboardingCaseRow, form: Mapping[str, str], actor: str, ip: str
+) -> None:
+    repo.cancel(session, row=row, reason=form.get("reason", ""), actor=actor, source_ip=ip)
+
+
+Step = Callable[[Session, OnboardingCaseRow, Mapping[str, str], str, str], None]
+STEPS: dict[str, Step] = {
+    "meeting": _meeting,
+    "proposal": _proposal,
+    "quote": _quote,
+    "contract": _contract,
+    "cancel": _cancel,
+}
+
+
+async def _form(request: Request) -> dict[str, str]:
+    return {k: str(v) for k, v in (await request.form()).items() if isinstance(v, str)}
+
+
+def _run_step(
+    request: Request,
+    session: Session,
+    scope: TenantScope,
+    row: OnboardingCaseRow,
+    step: Step,
+    form: Mapping[str, str],
+) -> Response:
+    case_id = row.id
+    try:
+        step(session, row, form, scope.principal.name, _source_ip(request))
+    except MamoriError as exc:
+        session.rollback()
+        fresh = repo.get_case(session, case_id=case_id)
+        return _case_page(request, session, scope, fresh, error=str(exc), status_code=422)
+    session.commit()
+    return RedirectResponse(f"/service/cases/{case_id}", status_code=303)
+
+
+def _step_route(name: str) -> None:
+    step = STEPS[name]
+
+    async def advance(
+        request: Request, row: CaseDep, session: SessionDep, scope: StaffScope
+    ) -> Response:
+        return _run_step(request, session, scope, row, step, await _form(request))
+
+    advance.__name__ = f"case_{name}"
+    router.post(f"/service/cases/{{case_id}}/{name}", include_in_schema=False)(advance)
+
+
+for _name in STEPS:
+    _step_route(_name)
+
+
+@router.post("/service/cases/{case_id}/provision", include_in_schema=False)
+async def case_provision(
+    request: Request, row: CaseDep, session: SessionDep, scope: StaffScope, hasher: HasherDep
+) -> Response:
+    """Create the tenant and its first administrator; the password is shown only now.
+
+    Sending the form again (or twice at once) creates nothing more: the case's tenant and
+    administrator are shown without the password.
+    """
+    form = await _form(request)
+    case_id = row.id
+    try:
+        result = repo.provision(
+            session,
+            row=row,
+            hasher=hasher,
+            actor=scope.principal.name,
+            tenant_slug=form.get("tenant_slug", ""),
+            tenant_name=form.get("tenant_name", "").strip() or None,
+            admin_username=form.get("admin_username", ""),
+            admin_email=form.get("admin_email", ""),
+            assign_operator_id=(
+                scope.principal.user.id
+                if scope.principal.user is not None and scope.principal.role is Role.OPERATOR
+                else None
+            ),
+            source_ip=_source_ip(request),
+        )
+        session.commit()
+    except (MamoriError, IntegrityError) as exc:
+        session.rollback()
+        fresh = repo.get_case(session, case_id=case_id)
+        if fresh.stage == flow.Stage.PROVISIONED.value:  # a concurrent request finished it
+            return _case_page(request, session, scope, fresh)
+        message = (
+            str(exc)
+            if isinstance(exc, MamoriError)
+            else "テナント識別子またはユーザー名が同時に使われました。もう一度お試しください"
+            " (the tenant id or username was taken meanwhile; try again)"
+        )
+        return _case_page(request, session, scope, fresh, error=message, status_code=422)
+    return _case_page(request, session, scope, row, created=result)
+
+
+# --- the public inquiry form -----------------------------------------------------------
+
+
+def _inquiry_page(
+    request: Request,
+    session: Session,
+    settings_secret: str,
+    *,
+    fields: Mapping[str, str] | None = None,
+    problems: tuple[str, ...] = (),
+    refused: bool = False,
+    limited: bool = False,
+    sent: bool = False,
+    status_code: int = 200,
+) -> Response:
+    principal = resolve_principal(request, session)
+    return render(
+        request,
+        "service_inquiry.html",
+        {
+            "fields": fields or {},
+            "problems": problems,
+            "refused": refused,
+            "limited": limited,
+            "sent": sent,
+            "form_token": flow.issue_form_token(settings_secret, _now()),
+            "honeypot": flow.HONEYPOT_FIELD,
+        },
+        principal=principal,
+        status_code=status_code,
+    )
+
+
+@router.get(INQUIRY_PATH, include_in_schema=False)
+def inquiry_form(
+    request: Request, session: SessionDep, settings: SettingsDep, sent: int = 0
+) -> Response:
+    return _inquiry_page(request, session, settings.ensure_secret_key(), sent=bool(sent))
+
+
+@router.post(INQUIRY_PATH, include_in_schema=False)
+async def inquiry_submit(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """Accept an inquiry: rate limit, signed time token, honeypot and field checks."""
+    secret = settings.ensure_secret_key()
+    ip = _source_ip(request)
+    now = _now()
+    if repo.count_inquiries_from(session, source_ip=ip, since=now - INQUIRY_WINDOW) >= (
+        INQUIRY_LIMIT
+    ):
+        response = _inquiry_page(request, session, secret, limited=True, status_code=429)
+        response.headers["Retry-After"] = str(int(INQUIRY_WINDOW.total_seconds()))
+        return response
+    fields = await _form(request)
+    try:
+        rendered_at = flow.read_form_token(secret, fields.get("form_token", ""))
+    except MamoriError as exc:
+        screening = flow.Screening(None, spam=(str(exc),))
+    else:
+        screening = flow.screen_inquiry(fields, rendered_at=rendered_at, submitted_at=now)
+    if screening.inquiry is None:
+        repo.record_rejected_inquiry(session, screening=screening, source_ip=ip, at=now)
+        session.commit()
+        shown = {k: v for k, v in fields.items() if k not in ("form_token", "csrf_token")}
+        shown.pop(flow.HONEYPOT_FIELD, None)
+        if screening.spam:  # a neutral answer: spam gets no hint of what gave it away
+            return _inquiry_page(
+                request, session, secret, fields=shown, refused=True, status_code=400
+            )
+        return _inquiry_page(
+            request, session, secret, fields=shown, problems=screening.problems, status_code=422
+        )
+    repo.open_case(session, inquiry=screening.inquiry, actor="web-form", source_ip=ip, at=now)
+    session.commit()
+    return RedirectResponse(f"{INQUIRY_PATH}?sent=1", status_code=303)
+
+
+__all__ = ["INQUIRY_LIMIT", "INQUIRY_PATH", "INQUIRY_WINDOW", "router"]
