@@ -15,6 +15,14 @@ from mamori.store.tables.core import (
     User,
     operator_tenants,
 )
+from mamori.store.tables.guideline import (
+    GuidelineAnswer,
+    GuidelineAnswerHistory,
+    GuidelineAssessment,
+    GuidelineCheckResult,
+    GuidelineEvidence,
+    GuidelineEvidenceBlob,
+)
 
 __all__ = [
     "ROLE_VALUES",
@@ -22,6 +30,12 @@ __all__ = [
     "AuditHead",
     "AuditLog",
     "Base",
+    "GuidelineAnswer",
+    "GuidelineAnswerHistory",
+    "GuidelineAssessment",
+    "GuidelineCheckResult",
+    "GuidelineEvidence",
+    "GuidelineEvidenceBlob",
     "Role",
     "Tenant",
     "User",
