@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, gt=0)
     login_lock_minutes: int = Field(default=15, gt=0)
     debug: bool = False
+    guideline_max_evidence_bytes: int = Field(
+        default=20 * 1024 * 1024, gt=0, description="Largest guideline evidence file (bytes)"
+    )
     fast_password_hashing: bool = Field(
         default=False,
         description="Cheap argon2 parameters; for the test suite only, never in production",
