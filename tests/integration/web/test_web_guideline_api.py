@@ -371,3 +371,52 @@ def test_anonymous_is_refused(client, world):
     client.cookies.clear()
     assert client.get(f"{API}/assessments").status_code == 401
     assert client.get(f"{API}/items").status_code == 401
+
+
+def test_automatic_checks_are_kept_apart_and_flag_contradictions(client, world, db):
+    h = as_user(client, "cadmin-a")
+    aid = create(client, h)["id"]
+    client.put(f"{API}/assessments/{aid}/answers/143", json={"status": "対策完了"}, headers=h)
+    # customers may run the checks on what the platform knows, but not type in observations
+    r = client.post(f"{API}/assessments/{aid}/checks", json={"retention_days": 999}, headers=h)
+    assert r.status_code == 403
+    r = client.post(f"{API}/assessments/{aid}/checks", headers=h)
+    assert r.status_code == 200, r.text
+    result = r.json()
+    # the tenant's retention is known, but mamori has seen no logs for it yet
+    assert result["checks"]["143"]["passed"] is False
+    assert result["checks"]["143"]["evidence"]["investigation_logs"]["retention_days"] == 365
+    assert result["contradicted"] == ["143"]
+    detail = client.get(f"{API}/assessments/{aid}").json()
+    assert detail["answers"]["143"]["status"] == "対策完了"  # the declared answer is untouched
+    assert detail["checks"]["143"]["contradicted"] is True
+    score = client.get(f"{API}/assessments/{aid}/score").json()
+    assert score["contradicted_items"] == ["143"]
+
+    # staff may add what other collectors observed
+    ho = as_user(client, "op-a")
+    now = "2026-11-25T10:00:00+00:00"
+    observed = {
+        "at": now,
+        "log_sources": [
+            {"name": n, "category": c, "last_seen": now}
+            for n, c in (
+                ("win", "endpoint"),
+                ("srv", "server"),
+                ("fw", "firewall"),
+                ("proxy", "proxy"),
+                ("mail", "mail"),
+                ("auth", "auth"),
+            )
+        ],
+    }
+    r = client.post(f"{API}/assessments/{aid}/checks", json=observed, headers=ho)
+    assert r.status_code == 200, r.text
+    assert r.json()["checks"]["143"]["passed"] is True and r.json()["contradicted"] == []
+    r = client.post(f"{API}/assessments/{aid}/checks", json={"tenant": "zzbmarker-b"}, headers=ho)
+    assert r.status_code == 422
+    r = client.post(f"{API}/assessments/{aid}/checks", json={"retention_days": -1}, headers=ho)
+    assert r.status_code == 422
+    with db.session() as s:
+        runs = list(s.scalars(select(AuditLog).where(AuditLog.action == "guideline.checks.run")))
+    assert len(runs) == 2

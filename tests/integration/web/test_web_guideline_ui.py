@@ -181,3 +181,17 @@ def test_operator_with_several_tenants_chooses_one(client, world):
     headers = {"X-CSRF-Token": csrf}
     made = create(client, headers, tenant_id=world.tenant_a.id, title="A")
     assert made["tenant_id"] == world.tenant_a.id
+
+
+def test_run_checks_and_history_on_pages(client, world):
+    aid, csrf = _new_assessment(client)
+    client.post(f"/guideline/{aid}/items/143", data={"status": "対策完了", "csrf_token": csrf})
+    client.post(f"/guideline/{aid}/items/143", data={"status": "一部対策", "csrf_token": csrf})
+    r = client.post(f"/guideline/{aid}/checks", data={"csrf_token": csrf})
+    assert r.status_code == 200 and "自動チェックを実行しました" in r.text
+    assert 'id="auto-checks"' in r.text and "不合格" in r.text
+    label = client.get(f"{API}/assessments/{aid}/items").json()
+    label_no = next(i["label"] for i in label["items"] if i["id"] == "143") or 0
+    page = client.get(f"/guideline/{aid}/labels/{label_no}")
+    assert "回答の履歴" in page.text and "対策完了 → 一部対策" in page.text
+    assert "自動チェック" in page.text

@@ -15,13 +15,13 @@ type 415, other bad input 422.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
@@ -30,6 +30,7 @@ from starlette.responses import Response
 from mamori.config import Settings
 from mamori.errors import CatalogueError, NotFoundError, PermissionDeniedError, ValidationError
 from mamori.guideline.assessment import Assessment, Status, framework_of
+from mamori.guideline.checks import Observations
 from mamori.guideline.checksheet import ColumnMapping
 from mamori.guideline.evidence import ALLOWED_TYPES, sniff_media_type
 from mamori.guideline.loader import resolve_framework
@@ -975,6 +976,83 @@ def api_compare(
     return out
 
 
+def run_checks(
+    session: Session,
+    request: Request,
+    principal: Principal,
+    service: GuidelineService,
+    tenant: Tenant,
+    assessment_id: str,
+    supplied: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """Run the automatic checks on what the platform knows about the tenant.
+
+    The store contributes what it holds today (the tenant's log retention); staff may send
+    further observations (log sources seen, rule counts ...) gathered elsewhere. Customers
+    cannot supply observations: automatic evidence must not be self-declared.
+
+    Raises:
+        PermissionDeniedError: a customer sending observations.
+        ValidationError: malformed observations.
+    """
+    data: dict[str, Any] = dict(supplied or {})
+    if data and not principal.role.is_staff:
+        raise PermissionDeniedError("only operators and administrators may supply observations")
+    if data.get("tenant") not in (None, tenant.slug):
+        raise ValidationError("observations of another tenant")
+    data["tenant"] = tenant.slug
+    data.setdefault("retention_days", tenant.retention_days)
+    observations = Observations.from_dict(data)
+    contradicted = service.record_observations(
+        tenant=tenant.slug, assessment_id=assessment_id, observations=observations
+    )
+    a = service.get(tenant=tenant.slug, assessment_id=assessment_id)
+    results = {
+        k: {
+            "check": c.check,
+            "passed": c.passed,
+            "at": c.at.isoformat(),
+            "summary_ja": c.summary_ja,
+            "summary_en": c.summary_en,
+            "evidence": c.evidence,
+        }
+        for k, c in a.checks.items()
+    }
+    audit_request(
+        session,
+        request,
+        principal,
+        action="guideline.checks.run",
+        tenant_id=tenant.id,
+        target=f"guideline:{assessment_id}",
+        detail={
+            "results": {k: v["passed"] for k, v in results.items()},
+            "contradicted": contradicted,
+            "supplied": sorted(supplied or {}),
+        },
+    )
+    return {"checks": results, "contradicted": contradicted}
+
+
+@router.post(f"{PREFIX}/assessments/{{assessment_id}}/checks")
+def api_run_checks(
+    request: Request,
+    assessment_id: str,
+    session: SessionDep,
+    scope: TenantScopeDep,
+    service: ServiceDep,
+    observations: Annotated[dict[str, Any] | None, Body()] = None,
+) -> dict[str, Any]:
+    """Run the automatic checks; results are kept apart from the declared answers."""
+    tenant = tenant_of(session, scope, assessment_id)
+    require_writer(scope.principal)
+    out = run_checks(
+        session, request, scope.principal, service, tenant, assessment_id, observations
+    )
+    session.commit()
+    return out
+
+
 @router.get(f"{PREFIX}/assessments/{{assessment_id}}/report")
 def api_report(
     request: Request,
@@ -1007,6 +1085,7 @@ __all__ = [
     "import_sheet",
     "report_response",
     "require_writer",
+    "run_checks",
     "router",
     "service_for",
     "tenant_of",

@@ -42,6 +42,7 @@ from mamori.web.routers.guideline import (
     create_assessment,
     import_sheet,
     require_writer,
+    run_checks,
     tenant_of,
     update_assessment,
     upload_evidence,
@@ -235,6 +236,7 @@ def _dashboard_context(
         "roadmap": dash["roadmap"],
         "others": others,
         "sheet_filename": sheet.sheet_filename if sheet else None,
+        "checks": sorted(a.checks.values(), key=lambda c: (len(c.item_id), c.item_id)),
         "lang": lang,
     }
 
@@ -279,6 +281,24 @@ def guideline_import(
     return _render(request, session, scope, "guideline_dashboard.html", ctx)
 
 
+@router.post("/guideline/{assessment_id}/checks")
+def guideline_checks(
+    request: Request,
+    assessment_id: str,
+    session: SessionDep,
+    scope: TenantScopeDep,
+    service: ServiceDep,
+) -> Response:
+    """Run the automatic checks on what the platform knows (no observations typed in)."""
+    tenant = tenant_of(session, scope, assessment_id)
+    require_writer(scope.principal)
+    out = run_checks(session, request, scope.principal, service, tenant, assessment_id, None)
+    session.commit()
+    ctx = _dashboard_context(request, session, scope, service, tenant, assessment_id)
+    ctx["checks_run"] = out
+    return _render(request, session, scope, "guideline_dashboard.html", ctx)
+
+
 # --------------------------------------------------------------------------- questionnaire
 
 
@@ -313,6 +333,9 @@ def _label_page(
             "current": current,
             "progress": progress,
             "rows": rows,
+            "history": {
+                r.item.id: [h for h in a.history if h.item_id == r.item.id][-5:][::-1] for r in rows
+            },
             "error": error,
             "error_item": error_item,
             "lang": lang,
