@@ -202,3 +202,67 @@ def test_assessment_of_another_tenant_cannot_be_overwritten(db):
         )
         with pytest.raises(NotFoundError):
             repo.tenant_of_assessment(s, assessment_id="nope")
+
+
+def test_concurrent_change_is_refused_not_lost(db):
+    fw = load_builtin("jama-japia")
+    with db.session() as s:
+        tenants.create_tenant(s, slug="acme", name="アクメ")
+        aid = service(s).create(tenant="acme", framework=fw).id
+    first = db.sessionmaker()
+    second = db.sessionmaker()
+    try:
+        one, two = service(first), service(second)
+        a1 = one.get(tenant="acme", assessment_id=aid)
+        a2 = two.get(tenant="acme", assessment_id=aid)
+        two.answer(tenant="acme", assessment_id=aid, item_id="2", status="未対策", actor="b")
+        second.commit()
+        from mamori.guideline.assessment import framework_of, set_answer
+
+        set_answer(a1, framework_of(a1), "1", "対策完了", actor="a")
+        with pytest.raises(repo.ConflictError, match="changed by someone else"):
+            one.assessments.save(a1)
+        first.rollback()
+        assert a2.answers == {}
+    finally:
+        first.close()
+        second.close()
+    with db.session() as s:
+        back = service(s).get(tenant="acme", assessment_id=aid)
+        assert back.status("2") is Status.NOT_DONE and back.status("1") is None
+        assert len(back.history) == 1
+
+
+def test_only_changed_answers_are_written(db):
+    fw = load_builtin("jama-japia")
+    with db.session() as s:
+        tenants.create_tenant(s, slug="acme", name="アクメ")
+        svc = service(s)
+        aid = svc.create(tenant="acme", framework=fw).id
+        for n in range(1, 11):
+            svc.answer(tenant="acme", assessment_id=aid, item_id=str(n), status="未対策")
+    with db.session() as s:
+        svc = service(s)
+        a = svc.get(tenant="acme", assessment_id=aid)
+        from mamori.guideline.assessment import framework_of, set_answer
+
+        set_answer(a, framework_of(a), "3", "対策完了")
+        del a.answers["4"]
+        statements: list[str] = []
+        from sqlalchemy import event
+
+        def seen(_conn, _cursor, statement, *_args):
+            statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            svc.assessments.save(a)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", seen)
+        updates = [x for x in statements if x.startswith("UPDATE guideline_answers")]
+        deletes = [x for x in statements if x.startswith("DELETE FROM guideline_answers")]
+        assert len(updates) == 1 and len(deletes) == 1
+    with db.session() as s:
+        back = service(s).get(tenant="acme", assessment_id=aid)
+        assert back.status("3") is Status.DONE and "4" not in back.answers
+        assert back.status("5") is Status.NOT_DONE

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mamori.errors import NotFoundError, ValidationError
@@ -42,6 +43,10 @@ from mamori.store.tables import (
 from mamori.store.types import utcnow
 
 _ANSWER_FIELDS = ("reason", "comment", "owner")
+
+
+class ConflictError(ValidationError):
+    """A concurrent change of the same assessment; the caller should reload and retry."""
 
 
 class _TenantIds:
@@ -241,14 +246,17 @@ class SqlEvidenceBlobs:
 class SqlAssessmentRepository:
     """:class:`~mamori.guideline.service.AssessmentRepository` on SQL tables.
 
-    ``save`` writes the whole assessment: the assessment row, answers (inserted, updated or
-    removed), evidence links and check results; history rows are append-only, so only the
-    entries not stored yet are inserted.
+    ``save`` writes the assessment row, answers (inserted, updated or removed), evidence
+    links and check results; history rows are append-only, so only the entries not stored
+    yet are inserted. For an assessment read through this repository, only the answers that
+    changed since are written, and a save is refused (``ConflictError``) when someone else
+    stored a change in between, so no history entry is lost or duplicated.
     """
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self._tenants = _TenantIds(session)
+        self._snapshots: dict[str, dict[str, Any]] = {}
 
     # -- reading
 
@@ -339,7 +347,9 @@ class SqlAssessmentRepository:
             "proposals": row.proposals or [],
             "catalogue": row.catalogue,
         }
-        return assessment_from_dict(doc, path=f"assessment {row.id}")
+        loaded = assessment_from_dict(doc, path=f"assessment {row.id}")
+        self._snapshots[row.id] = _snapshot(loaded)
+        return loaded
 
     # -- writing
 
@@ -362,21 +372,50 @@ class SqlAssessmentRepository:
         row.catalogue = doc["catalogue"]
         row.proposals = doc["proposals"]
         row.updated_at = utcnow()
-        s.flush()
-        self._save_answers(row, tenant_id, assessment)
-        self._save_history(row, tenant_id, doc["history"])
-        self._save_checks(row, tenant_id, assessment)
-        s.flush()
+        before = self._snapshots.get(assessment.id)
+        now = _snapshot(assessment, doc)
+        try:
+            s.flush()
+            if before is None:
+                self._save_answers(row, tenant_id, assessment, None)
+                self._save_history(row, tenant_id, doc["history"], None)
+                self._save_checks(row, tenant_id, assessment)
+            else:
+                changed = {
+                    k
+                    for k in {*before["answers"], *now["answers"]}
+                    if before["answers"].get(k) != now["answers"].get(k)
+                }
+                if changed:
+                    self._save_answers(row, tenant_id, assessment, changed)
+                self._save_history(row, tenant_id, doc["history"], before["history"])
+                if before["checks"] != now["checks"]:
+                    self._save_checks(row, tenant_id, assessment)
+            s.flush()
+        except IntegrityError as exc:
+            raise ConflictError(
+                f"assessment {assessment.id} was changed by someone else at the same time; "
+                "reload and try again"
+            ) from exc
+        self._snapshots[assessment.id] = now
 
-    def _save_answers(self, row: GuidelineAssessment, tenant_id: int, a: Assessment) -> None:
+    def _save_answers(
+        self,
+        row: GuidelineAssessment,
+        tenant_id: int,
+        a: Assessment,
+        only: set[str] | None,
+    ) -> None:
+        """Write the answers (only the items in ``only``, when given) and their evidence."""
         s = self.session
-        stored = {
-            r.item_id: r
-            for r in s.scalars(
-                select(GuidelineAnswer).where(GuidelineAnswer.assessment_id == row.id)
-            )
-        }
-        for item_id, answer in a.answers.items():
+        answers_q = select(GuidelineAnswer).where(GuidelineAnswer.assessment_id == row.id)
+        links_q = select(GuidelineEvidence).where(GuidelineEvidence.assessment_id == row.id)
+        if only is not None:
+            answers_q = answers_q.where(GuidelineAnswer.item_id.in_(sorted(only)))
+            links_q = links_q.where(GuidelineEvidence.item_id.in_(sorted(only)))
+        stored = {r.item_id: r for r in s.scalars(answers_q)}
+        current = {k: v for k, v in a.answers.items() if only is None or k in only}
+        for item_id, answer in current.items():
             r = stored.pop(item_id, None)
             if r is None:
                 r = GuidelineAnswer(assessment_id=row.id, tenant_id=tenant_id, item_id=item_id)
@@ -391,13 +430,8 @@ class SqlAssessmentRepository:
             r.answered_at = answer.answered_at
         for r in stored.values():
             s.delete(r)
-        links = {
-            (e.item_id, e.sha256): e
-            for e in s.scalars(
-                select(GuidelineEvidence).where(GuidelineEvidence.assessment_id == row.id)
-            )
-        }
-        for item_id, answer in a.answers.items():
+        links = {(e.item_id, e.sha256): e for e in s.scalars(links_q)}
+        for item_id, answer in current.items():
             for position, ref in enumerate(answer.evidence):
                 e = links.pop((item_id, ref.sha256), None)
                 if e is None:
@@ -418,7 +452,11 @@ class SqlAssessmentRepository:
             s.delete(e)
 
     def _save_history(
-        self, row: GuidelineAssessment, tenant_id: int, history: builtins.list[dict[str, Any]]
+        self,
+        row: GuidelineAssessment,
+        tenant_id: int,
+        history: builtins.list[dict[str, Any]],
+        read_count: int | None,
     ) -> None:
         s = self.session
         count = int(
@@ -429,6 +467,11 @@ class SqlAssessmentRepository:
             )
             or 0
         )
+        if read_count is not None and count != read_count:
+            raise ConflictError(
+                f"assessment {row.id} was changed by someone else since it was read "
+                f"({count - read_count} new history entries); reload and try again"
+            )
         if len(history) < count:
             raise ValidationError(
                 f"assessment {row.id}: the history may only grow ({count} stored, "
@@ -472,12 +515,19 @@ class SqlAssessmentRepository:
             s.delete(c)
 
 
+def _snapshot(a: Assessment, doc: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What ``save`` compares to find the changes: answers, history length, checks."""
+    doc = doc if doc is not None else assessment_to_dict(a)
+    return {"answers": doc["answers"], "history": len(doc["history"]), "checks": doc["checks"]}
+
+
 def _parse_dt(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 __all__ = [
+    "ConflictError",
     "SqlAssessmentRepository",
     "SqlEvidenceBlobs",
     "answered_counts",
