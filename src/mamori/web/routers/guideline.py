@@ -29,7 +29,7 @@ from starlette.responses import Response
 
 from mamori.config import Settings
 from mamori.errors import CatalogueError, NotFoundError, PermissionDeniedError, ValidationError
-from mamori.guideline.assessment import Assessment, Status, framework_of
+from mamori.guideline.assessment import Answer, Assessment, Status, framework_of
 from mamori.guideline.checks import Observations
 from mamori.guideline.checksheet import ColumnMapping
 from mamori.guideline.evidence import ALLOWED_TYPES, sniff_media_type
@@ -163,7 +163,10 @@ def assessment_public(tenant: Tenant, a: Assessment) -> dict[str, Any]:
 
 
 def answer_public(a: Assessment, item_id: str) -> AnswerPublic:
-    ans = a.answer(item_id)
+    return answer_to_public(a.answer(item_id))
+
+
+def answer_to_public(ans: Answer) -> AnswerPublic:
     return AnswerPublic(
         item_id=ans.item_id,
         status=ans.status.value if ans.status else None,
@@ -762,9 +765,11 @@ def api_answer(
     tenant = tenant_of(session, scope, assessment_id)
     require_writer(scope.principal)
     given = body.model_dump(include=body.model_fields_set)
-    answer_item(session, request, scope.principal, service, tenant, assessment_id, item_id, given)
+    answer = answer_item(
+        session, request, scope.principal, service, tenant, assessment_id, item_id, given
+    )
     session.commit()
-    return answer_public(service.get(tenant=tenant.slug, assessment_id=assessment_id), item_id)
+    return answer_to_public(answer)
 
 
 def answer_item(
@@ -776,24 +781,27 @@ def answer_item(
     assessment_id: str,
     item_id: str,
     given: dict[str, Any],
-) -> None:
-    """Apply the given answer fields (only those) and audit the change."""
+) -> Answer:
+    """Apply the given answer fields (only those), audit the change, return the answer."""
     a = service.get(tenant=tenant.slug, assessment_id=assessment_id)
-    before = a.status(item_id) if framework_of(a).has_item(item_id) else None
+    previous = a.answer(item_id)
+    before = previous.status
     kwargs: dict[str, Any] = {k: given[k] for k in ("reason", "comment", "owner") if k in given}
     if "due" in given:
         kwargs["due"] = given["due"]
     if "effort_days" in given:
         kwargs["effort_days"] = given["effort_days"]
     kwargs["status"] = given.get("status", before)
-    service.answer(
+    answer = service.answer(
         tenant=tenant.slug,
         assessment_id=assessment_id,
         item_id=item_id,
         actor=principal.name,
         **kwargs,
     )
-    after = service.get(tenant=tenant.slug, assessment_id=assessment_id).status(item_id)
+    after = answer.status
+    if answer == previous:
+        return answer  # nothing changed, nothing to record
     audit_request(
         session,
         request,
@@ -807,6 +815,7 @@ def answer_item(
             "fields": sorted(given),
         },
     )
+    return answer
 
 
 @router.get(f"{PREFIX}/assessments/{{assessment_id}}/history")
