@@ -351,6 +351,8 @@ def test_checksheet_import_export_compare_and_report(client, world, db):
     assert html.status_code == 200 and "text/html" in html.headers["content-type"]
     assert "今回" in html.text and "<svg" in html.text
     assert "Lv1" in html.text
+    csp = html.headers["content-security-policy"]
+    assert "style-src 'unsafe-inline'" in csp and "script-src" not in csp
     en = client.get(f"{API}/assessments/{aid}/report", params={"lang": "en"})
     assert en.status_code == 200 and 'lang="en"' in en.text
     pdf = client.get(f"{API}/assessments/{aid}/report", params={"format": "pdf"})

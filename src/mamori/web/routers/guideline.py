@@ -70,6 +70,10 @@ PREFIX = "/api/v1/guideline"
 WRITERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.CUSTOMER_ADMIN})
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MULTIPART_OVERHEAD = 64 * 1024
+REPORT_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
 
 # --------------------------------------------------------------------------- wiring helpers
 
@@ -449,7 +453,8 @@ def report_response(
             media_type="application/pdf",
             headers={"Content-Disposition": disposition(f"guideline-report-{a.id[:8]}.pdf")},
         )
-    return HTMLResponse(render_html(report))
+    # the report is one self-contained page with inline CSS and SVG, and no script at all
+    return HTMLResponse(render_html(report), headers={"Content-Security-Policy": REPORT_CSP})
 
 
 # --------------------------------------------------------------------------- routes
