@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mamori.store.db import Database
-from tests.unit.store.test_store_guideline import exercise_roundtrip
+from tests.unit.store.test_store_guideline import exercise_conflict, exercise_roundtrip
 
 pytestmark = pytest.mark.db
 
@@ -15,5 +15,6 @@ def test_guideline_roundtrip_on_postgres(postgres_url):
     try:
         database.upgrade()
         exercise_roundtrip(database)
+        exercise_conflict(database)
     finally:
         database.dispose()

@@ -20,6 +20,7 @@ from mamori.store.tables import (
     GuidelineAnswerHistory,
     GuidelineEvidence,
     GuidelineEvidenceBlob,
+    Tenant,
 )
 
 PDF = b"%PDF-1.4\n% test evidence\n" + b"x" * 100
@@ -205,9 +206,15 @@ def test_assessment_of_another_tenant_cannot_be_overwritten(db):
 
 
 def test_concurrent_change_is_refused_not_lost(db):
+    exercise_conflict(db)
+
+
+def exercise_conflict(db) -> None:
+    """Two sessions change the same assessment; the second save is refused, nothing lost."""
     fw = load_builtin("jama-japia")
     with db.session() as s:
-        tenants.create_tenant(s, slug="acme", name="アクメ")
+        if s.scalar(select(func.count()).select_from(Tenant).where(Tenant.slug == "acme")) == 0:
+            tenants.create_tenant(s, slug="acme", name="アクメ")
         aid = service(s).create(tenant="acme", framework=fw).id
     first = db.sessionmaker()
     second = db.sessionmaker()
