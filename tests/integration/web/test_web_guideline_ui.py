@@ -195,3 +195,23 @@ def test_run_checks_and_history_on_pages(client, world):
     page = client.get(f"/guideline/{aid}/labels/{label_no}")
     assert "回答の履歴" in page.text and "対策完了 → 一部対策" in page.text
     assert "自動チェック" in page.text
+
+
+def test_compare_page(client, world):
+    first, csrf = _new_assessment(client)
+    client.post(f"/guideline/{first}/items/1", data={"status": "未対策", "csrf_token": csrf})
+    client.post(f"/guideline/{first}/items/2", data={"status": "対策完了", "csrf_token": csrf})
+    later, csrf = _new_assessment(client)
+    client.post(f"/guideline/{later}/items/1", data={"status": "対策完了", "csrf_token": csrf})
+    client.post(f"/guideline/{later}/items/2", data={"status": "一部対策", "csrf_token": csrf})
+    dash = client.get(f"/guideline/{later}")
+    assert f"/guideline/{later}/compare?with={first}" in dash.text
+    page = client.get(f"/guideline/{later}/compare")
+    assert page.status_code == 200
+    improved = page.text.split('id="cmp-improved"')[1].split("</section>")[0]
+    regressed = page.text.split('id="cmp-regressed"')[1].split("</section>")[0]
+    assert "改善した項目 (1)" in improved and "<td>1</td>" in improved
+    assert "後退した項目 (1)" in regressed and "<td>2</td>" in regressed
+    assert client.get(f"/guideline/{first}/compare").status_code == 422
+    login(client, "cadmin-zzbmarker")
+    assert client.get(f"/guideline/{later}/compare", params={"with": first}).status_code == 404

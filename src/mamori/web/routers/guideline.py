@@ -975,6 +975,23 @@ def api_compare(
 ) -> dict[str, Any]:
     """What improved and regressed since the assessment ``with`` (default: the one before)."""
     tenant = tenant_of(session, scope, assessment_id)
+    return compare_assessments(session, scope, service, tenant, assessment_id, earlier)
+
+
+def compare_assessments(
+    session: Session,
+    scope: TenantScope,
+    service: GuidelineService,
+    tenant: Tenant,
+    assessment_id: str,
+    earlier: str | None,
+) -> dict[str, Any]:
+    """The comparison as a dictionary (``earlier``: default the tenant's previous assessment).
+
+    Raises:
+        NotFoundError: ``earlier`` outside the caller's scope.
+        ValidationError: no earlier assessment, or one of another tenant.
+    """
     if earlier is None:
         rows = repo.list_assessment_rows(session, tenant_ids=[tenant.id])
         ids = [r.id for r in rows]
@@ -1094,6 +1111,7 @@ __all__ = [
     "assessment_summary",
     "can_write",
     "choose_tenant",
+    "compare_assessments",
     "create_assessment",
     "export_sheet",
     "import_sheet",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
 from markupsafe import Markup
 from sqlalchemy.orm import Session
@@ -39,6 +39,7 @@ from mamori.web.routers.guideline import (
     assessment_summary,
     can_write,
     choose_tenant,
+    compare_assessments,
     create_assessment,
     import_sheet,
     require_writer,
@@ -452,6 +453,29 @@ def guideline_evidence(
     session.commit()
     return RedirectResponse(
         f"/guideline/{assessment_id}/labels/{label}#item-{item_id}", status_code=303
+    )
+
+
+@router.get("/guideline/{assessment_id}/compare")
+def guideline_compare(
+    request: Request,
+    assessment_id: str,
+    session: SessionDep,
+    scope: TenantScopeDep,
+    service: ServiceDep,
+    earlier: Annotated[str | None, Query(alias="with", max_length=64)] = None,
+) -> Response:
+    """What improved and what regressed since an earlier assessment (default: the one before)."""
+    tenant = tenant_of(session, scope, assessment_id)
+    out = compare_assessments(session, scope, service, tenant, assessment_id, earlier)
+    a = service.get(tenant=tenant.slug, assessment_id=assessment_id)
+    b = service.get(tenant=tenant.slug, assessment_id=out["earlier"])
+    return _render(
+        request,
+        session,
+        scope,
+        "guideline_compare.html",
+        {"a": a, "b": b, "cmp": out, "lang": language_for(request, scope.principal)},
     )
 
 
