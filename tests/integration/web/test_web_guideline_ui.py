@@ -101,9 +101,9 @@ def test_evidence_upload_on_the_page(client, app, world):
     r = client.post(
         url, data={"csrf_token": csrf}, files={"file": ("big.pdf", b"%PDF-" + b"x" * 4096)}
     )
-    assert r.status_code == 413 and "limit" in r.text
+    assert r.status_code == 413 and "ファイルが大きすぎます" in r.text and "limit" in r.text
     r = client.post(url, data={"csrf_token": csrf}, files={"file": ("a.exe", b"MZ" + b"\0" * 64)})
-    assert r.status_code == 415
+    assert r.status_code == 415 and "受け付けられません" in r.text
 
 
 def test_import_roadmap_and_target_pages(client, world):

@@ -100,6 +100,14 @@ def _error_text(exc: Exception) -> str:
     return str(exc)
 
 
+_ERROR_KEYS = {413: "guideline.too_large", 415: "guideline.bad_type"}
+
+
+def _error_key(exc: Exception) -> str:
+    """The catalogue key of the message that introduces an error on a page."""
+    return _ERROR_KEYS.get(_error_status(exc), "error.invalid")
+
+
 def _error_status(exc: Exception) -> int:
     return exc.status_code if isinstance(exc, HTTPException) else 422
 
@@ -275,6 +283,7 @@ def guideline_import(
         session.rollback()
         ctx = _dashboard_context(request, session, scope, service, tenant, assessment_id)
         ctx["error"] = _error_text(exc)
+        ctx["error_key"] = _error_key(exc)
         return _render(request, session, scope, "guideline_dashboard.html", ctx, _error_status(exc))
     session.commit()
     ctx = _dashboard_context(request, session, scope, service, tenant, assessment_id)
@@ -314,6 +323,7 @@ def _label_page(
     *,
     error: str | None = None,
     error_item: str | None = None,
+    error_key: str = "error.invalid",
     status_code: int = 200,
 ) -> Response:
     lang = language_for(request, scope.principal)
@@ -339,6 +349,7 @@ def _label_page(
             },
             "error": error,
             "error_item": error_item,
+            "error_key": error_key,
             "lang": lang,
         },
         status_code,
@@ -447,6 +458,7 @@ def guideline_evidence(
             assessment_id,
             label,
             error=_error_text(exc),
+            error_key=_error_key(exc),
             error_item=item_id,
             status_code=_error_status(exc),
         )
