@@ -273,3 +273,24 @@ def test_only_changed_answers_are_written(db):
         back = service(s).get(tenant="acme", assessment_id=aid)
         assert back.status("3") is Status.DONE and "4" not in back.answers
         assert back.status("5") is Status.NOT_DONE
+
+
+def test_guideline_branch_downgrades_and_upgrades_again(tmp_path):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from mamori.store.db import _alembic_config, make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'g.db'}")
+    try:
+        upgrade(engine)
+        names = {t for t in inspect(engine).get_table_names() if t.startswith("guideline_")}
+        assert len(names) == 6
+        command.downgrade(_alembic_config(engine), "guideline_0001-1")
+        inspector = inspect(engine)
+        assert not any(t.startswith("guideline_") for t in inspector.get_table_names())
+        assert inspector.has_table("tenants")
+        upgrade(engine)
+        assert {t for t in inspect(engine).get_table_names() if t.startswith("guideline_")} == names
+    finally:
+        engine.dispose()
