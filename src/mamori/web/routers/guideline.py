@@ -29,11 +29,21 @@ from starlette.responses import Response
 
 from mamori.config import Settings
 from mamori.errors import CatalogueError, NotFoundError, PermissionDeniedError, ValidationError
-from mamori.guideline.assessment import Answer, Assessment, Status, framework_of
+from mamori.guideline.assessment import Answer, Assessment, Proposal, Status, framework_of
 from mamori.guideline.checks import Observations
 from mamori.guideline.checksheet import ColumnMapping
 from mamori.guideline.evidence import ALLOWED_TYPES, sniff_media_type
 from mamori.guideline.loader import resolve_framework
+from mamori.guideline.meti import (
+    JAMA_ID,
+    METI_ID,
+    CrossReference,
+    Link,
+    accept_proposal,
+    parse_meti_csv,
+    propose_answers,
+    reject_proposal,
+)
 from mamori.guideline.models import Framework
 from mamori.guideline.questionnaire import QUESTIONS, target_level
 from mamori.guideline.report import build_report, render_html, render_pdf
@@ -61,6 +71,8 @@ from mamori.web.schemas.guideline import (
     AssessmentUpdate,
     EvidencePublic,
     ImportResult,
+    ProposalCreate,
+    ProposalDecision,
     TargetLevelAnswers,
 )
 
@@ -1084,6 +1096,215 @@ def api_run_checks(
     return out
 
 
+# --------------------------------------------------------------------------- METI SCS
+
+
+def create_meti_assessment(
+    session: Session,
+    request: Request,
+    principal: Principal,
+    service: GuidelineService,
+    tenant: Tenant,
+    upload: Upload,
+    title: str,
+) -> Assessment:
+    """Create a METI SCS assessment whose catalogue is METI's criteria CSV (uploaded)."""
+    data, filename = upload.require(service.max_evidence_bytes, "METI criteria CSV")
+    filename = Path((filename or "meti.csv").replace("\\", "/")).name
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise HTTPException(415, f"{filename!r} is not a UTF-8 CSV file") from None
+    try:
+        imported = parse_meti_csv(text, path=filename, jama=resolve_framework(JAMA_ID))
+    except CatalogueError as exc:
+        raise ValidationError(str(exc)) from exc
+    a = service.create(tenant=tenant.slug, framework=imported.framework, title=title)
+    if a.catalogue is None:  # the criteria are the official text: keep them with the assessment
+        a.catalogue = imported.framework
+        service.assessments.save(a)
+    audit_request(
+        session,
+        request,
+        principal,
+        action="guideline.assessment.create",
+        tenant_id=tenant.id,
+        target=f"guideline:{a.id}",
+        detail={"framework": a.framework_key, "title": title, "source": filename},
+    )
+    return a
+
+
+def crossref_of(*frameworks: Framework) -> CrossReference:
+    """The METI↔JAMA links, rebuilt from the JAMA references of the METI catalogue."""
+    for fw in frameworks:
+        if fw.id == METI_ID:
+            return CrossReference(
+                links=tuple(
+                    Link(meti_id=item.id, jama_id=j, cited_level=None)
+                    for item in fw.items
+                    for j in item.refs.get(JAMA_ID, ())
+                )
+            )
+    raise ValidationError("cross-reference proposals need one METI SCS and one JAMA assessment")
+
+
+def proposal_dict(p: Proposal) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "item": p.item_id,
+        "status": p.status.value,
+        "basis": p.basis,
+        "source_framework": p.source_framework,
+        "source_items": list(p.source_items),
+        "created_at": p.created_at.isoformat(),
+        "state": p.state,
+    }
+
+
+def make_proposals(
+    session: Session,
+    scope: TenantScope,
+    service: GuidelineService,
+    tenant: Tenant,
+    assessment_id: str,
+    source_id: str | None,
+) -> list[Proposal]:
+    """Proposals for ``assessment_id`` from the other framework's answers (nothing applied)."""
+    target = service.get(tenant=tenant.slug, assessment_id=assessment_id)
+    if source_id is None:
+        other = METI_ID if target.framework_id == JAMA_ID else JAMA_ID
+        rows = repo.list_assessment_rows(session, tenant_ids=[tenant.id])
+        found = next((r.id for r in rows if r.framework_id == other), None)
+        if found is None:
+            raise ValidationError(f"this tenant has no {other} assessment to propose from")
+        source_id = found
+    if tenant_of(session, scope, source_id).id != tenant.id:
+        raise ValidationError("proposals come only from an assessment of the same tenant")
+    source = service.get(tenant=tenant.slug, assessment_id=source_id)
+    target_fw, source_fw = framework_of(target), framework_of(source)
+    new = propose_answers(source, target, target_fw, crossref_of(target_fw, source_fw))
+    service.assessments.save(target)
+    return new
+
+
+def decide_proposal(
+    session: Session,
+    request: Request,
+    principal: Principal,
+    service: GuidelineService,
+    tenant: Tenant,
+    assessment_id: str,
+    proposal_id: str | None,
+    accept: bool | None,
+) -> Proposal:
+    """Apply (``accept``) or reject one open proposal; only an accepted one changes an answer."""
+    if not proposal_id or accept is None:
+        raise ValidationError("give proposal_id and accept (true or false)")
+    a = service.get(tenant=tenant.slug, assessment_id=assessment_id)
+    if accept:
+        decided = accept_proposal(a, framework_of(a), proposal_id, actor=principal.name)
+    else:
+        decided = reject_proposal(a, proposal_id)
+    service.assessments.save(a)
+    audit_request(
+        session,
+        request,
+        principal,
+        action="guideline.proposal." + ("accept" if accept else "reject"),
+        tenant_id=tenant.id,
+        target=f"guideline:{assessment_id}:{decided.item_id}",
+        detail={"proposal": decided.id, "status": decided.status.value},
+    )
+    return decided
+
+
+@router.post(f"{PREFIX}/meti", response_model=AssessmentPublic, status_code=201)
+def api_create_meti(
+    request: Request,
+    session: SessionDep,
+    scope: TenantScopeDep,
+    service: ServiceDep,
+    upload: UploadDep,
+    tenant_id: int | None = None,
+    title: Annotated[str, Query(max_length=200)] = "",
+) -> dict[str, Any]:
+    """A METI SCS assessment from METI's criteria CSV (send the CSV as the body or ``file``)."""
+    requested = upload.fields.get("tenant_id", "").strip()
+    if requested:
+        try:
+            tenant_id = int(requested)
+        except ValueError:
+            raise ValidationError("tenant_id must be a number") from None
+    tenant = choose_tenant(session, scope, tenant_id)
+    require_writer(scope.principal)
+    a = create_meti_assessment(
+        session,
+        request,
+        scope.principal,
+        service,
+        tenant,
+        upload,
+        upload.fields.get("title", title).strip()[:200],
+    )
+    session.commit()
+    return assessment_public(tenant, a)
+
+
+@router.get(f"{PREFIX}/assessments/{{assessment_id}}/proposals")
+def api_list_proposals(
+    assessment_id: str,
+    session: SessionDep,
+    scope: TenantScopeDep,
+    service: ServiceDep,
+    state: Annotated[str | None, Query(pattern="^(open|accepted|rejected)$")] = None,
+) -> list[dict[str, Any]]:
+    tenant = tenant_of(session, scope, assessment_id)
+    a = service.get(tenant=tenant.slug, assessment_id=assessment_id)
+    return [proposal_dict(p) for p in a.proposals if state is None or p.state == state]
+
+
+@router.post(f"{PREFIX}/assessments/{{assessment_id}}/proposals")
+def api_make_proposals(
+    assessment_id: str,
+    body: ProposalCreate,
+    session: SessionDep,
+    scope: TenantScopeDep,
+    service: ServiceDep,
+) -> list[dict[str, Any]]:
+    """Answers proposed from the other framework; nothing changes until one is accepted."""
+    tenant = tenant_of(session, scope, assessment_id)
+    require_writer(scope.principal)
+    new = make_proposals(session, scope, service, tenant, assessment_id, body.source)
+    session.commit()
+    return [proposal_dict(p) for p in new]
+
+
+@router.post(f"{PREFIX}/assessments/{{assessment_id}}/proposals/decide")
+def api_decide_proposal(
+    request: Request,
+    assessment_id: str,
+    body: ProposalDecision,
+    session: SessionDep,
+    scope: TenantScopeDep,
+    service: ServiceDep,
+) -> dict[str, Any]:
+    tenant = tenant_of(session, scope, assessment_id)
+    require_writer(scope.principal)
+    decided = decide_proposal(
+        session,
+        request,
+        scope.principal,
+        service,
+        tenant,
+        assessment_id,
+        body.proposal_id,
+        body.accept,
+    )
+    session.commit()
+    return proposal_dict(decided)
+
+
 @router.get(f"{PREFIX}/assessments/{{assessment_id}}/report")
 def api_report(
     request: Request,
@@ -1113,6 +1334,10 @@ __all__ = [
     "choose_tenant",
     "compare_assessments",
     "create_assessment",
+    "create_meti_assessment",
+    "decide_proposal",
+    "make_proposals",
+    "proposal_dict",
     "export_sheet",
     "import_sheet",
     "report_response",

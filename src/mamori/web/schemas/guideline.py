@@ -41,6 +41,21 @@ class TargetLevelAnswers(BaseModel):
     answers: dict[str, bool | str] = Field(default_factory=dict)
 
 
+class ProposalCreate(BaseModel):
+    """Propose answers for this assessment from the answers of ``source`` (the other framework:
+    JAMA/JAPIA for a METI SCS assessment and the other way round). Defaults to the tenant's
+    newest assessment of the other framework."""
+
+    source: str | None = Field(default=None, max_length=64)
+
+
+class ProposalDecision(BaseModel):
+    """Accept (apply as the answer, with history) or reject one open proposal."""
+
+    proposal_id: str | None = Field(default=None, max_length=64)
+    accept: bool | None = None
+
+
 class EvidencePublic(BaseModel):
     sha256: str
     size: int
@@ -98,5 +113,7 @@ __all__ = [
     "AssessmentUpdate",
     "EvidencePublic",
     "ImportResult",
+    "ProposalCreate",
+    "ProposalDecision",
     "TargetLevelAnswers",
 ]
