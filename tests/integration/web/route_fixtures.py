@@ -128,6 +128,9 @@ BODIES: dict[tuple[str, str], BodyFactory] = {
     ("POST", "/api/v1/guideline/meti"): lambda w: Probe(
         data={"tenant_id": str(w.tenant_b.id), "title": B_MARKER}
     ),
+    ("POST", "/guideline/meti"): lambda w: Probe(
+        data={"tenant_id": str(w.tenant_b.id), "title": B_MARKER}
+    ),
     ("POST", "/api/v1/guideline/target-level"): lambda _w: Probe(
         json={"answers": {"handles_confidential": True}},
         refused=False,

@@ -103,3 +103,44 @@ def test_meti_assessment_and_proposals_need_consent(client, world, db, shared_da
     hv = as_user(client, "viewer-a")
     r = client.post(f"{API}/assessments/{meti['id']}/proposals", json={}, headers=hv)
     assert r.status_code == 403
+
+
+def test_meti_and_proposals_on_the_pages(client, world, shared_data):
+    from foundation_db import login
+
+    csrf = login(client, "cadmin-a")
+    page = client.get("/guideline")
+    assert 'action="/guideline/meti"' in page.text
+    csv_bytes = (shared_data / METI_CSV).read_bytes()
+    r = client.post(
+        "/guideline/meti",
+        data={"title": "SCS", "csrf_token": csrf},
+        files={"file": ("meti.csv", csv_bytes, "text/csv")},
+    )
+    assert r.status_code == 303, r.text
+    meti_id = r.headers["location"].rsplit("/", 1)[1]
+    dash = client.get(f"/guideline/{meti_id}")
+    assert dash.status_code == 200 and "★3" in dash.text and "★4" in dash.text
+    assert "/target" not in dash.text  # the JAMA target questionnaire does not apply
+    r = client.post("/guideline", data={"title": "JAMA", "csrf_token": csrf})
+    jama_id = r.headers["location"].rsplit("/", 1)[1]
+    client.post(f"/guideline/{jama_id}/items/9", data={"status": "対策完了", "csrf_token": csrf})
+    client.post(f"/guideline/{jama_id}/items/10", data={"status": "対策完了", "csrf_token": csrf})
+    dash = client.get(f"/guideline/{meti_id}")
+    assert 'id="proposals"' in dash.text and f'value="{jama_id}"' in dash.text
+    r = client.post(f"/guideline/{meti_id}/proposals", data={"source": jama_id, "csrf_token": csrf})
+    assert r.status_code == 200 and "回答案を" in r.text and 'value="accept"' in r.text
+    proposal = client.get(f"{API}/assessments/{meti_id}/proposals").json()[0]
+    r = client.post(
+        f"/guideline/{meti_id}/proposals/decide",
+        data={"proposal_id": proposal["id"], "decision": "accept", "csrf_token": csrf},
+    )
+    assert r.status_code == 303
+    detail = client.get(f"{API}/assessments/{meti_id}").json()
+    assert detail["answers"][proposal["item"]]["status"] == proposal["status"]
+    r = client.post(
+        "/guideline/meti",
+        data={"csrf_token": csrf},
+        files={"file": ("bad.csv", b"a,b\n1,2\n", "text/csv")},
+    )
+    assert r.status_code == 422 and 'role="alert"' in r.text

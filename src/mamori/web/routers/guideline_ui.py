@@ -18,6 +18,8 @@ from starlette.responses import Response
 from mamori.errors import MamoriError, ValidationError
 from mamori.guideline.assessment import Status, framework_of
 from mamori.guideline.charts import level_bars_svg
+from mamori.guideline.meti import JAMA_ID, METI_ID
+from mamori.guideline.models import Framework
 from mamori.guideline.questionnaire import QUESTIONS, target_level
 from mamori.guideline.roadmap import build_roadmap
 from mamori.guideline.scoring import score
@@ -41,7 +43,10 @@ from mamori.web.routers.guideline import (
     choose_tenant,
     compare_assessments,
     create_assessment,
+    create_meti_assessment,
+    decide_proposal,
     import_sheet,
+    make_proposals,
     require_writer,
     run_checks,
     tenant_of,
@@ -51,6 +56,15 @@ from mamori.web.routers.guideline import (
 from mamori.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+
+
+def level_name(fw: Framework, level: int) -> str:
+    """``Lv1`` for JAMA/JAPIA; the level's own name (``★3``) for other frameworks."""
+    if fw.id != JAMA_ID:
+        for lv in fw.levels:
+            if lv.level == level and lv.name_ja:
+                return lv.name_ja
+    return f"Lv{level}"
 
 
 def _panel(session: Session, scope: TenantScope) -> PanelValue:
@@ -211,16 +225,21 @@ def _dashboard_context(
     level_charts = []
     for lv, data in score["levels"].items():
         partial = data["partial"] / data["applicable"] if data["applicable"] else None
+        name = level_name(fw, int(lv))
         level_charts.append(
             {
                 "level": lv,
+                "name": name,
                 "rate": data["rate"],
                 "data": data,
                 "svg": Markup(  # noqa: S704 - built by level_bars_svg, which escapes its text
-                    level_bars_svg([(f"Lv{lv}", data["rate"], partial)], width=180, height=200)
+                    level_bars_svg([(name, data["rate"], partial)], width=180, height=200)
                 ),
             }
         )
+    rows = repo.list_assessment_rows(session, tenant_ids=[tenant.id])
+    other_framework = METI_ID if a.framework_id == JAMA_ID else JAMA_ID
+    proposal_sources = [r for r in rows if r.framework_id == other_framework]
     labels = [
         {"no": int(no), "name": fw.label(int(no)).name(lang), **data}
         for no, data in score["labels"].items()
@@ -245,6 +264,12 @@ def _dashboard_context(
         "roadmap": dash["roadmap"],
         "others": others,
         "sheet_filename": sheet.sheet_filename if sheet else None,
+        "is_jama": a.framework_id == JAMA_ID,
+        "proposal_sources": proposal_sources
+        if JAMA_ID in (a.framework_id, other_framework)
+        and METI_ID in (a.framework_id, other_framework)
+        else [],
+        "open_proposals": [p for p in a.proposals if p.state == "open"],
         "checks": sorted(a.checks.values(), key=lambda c: (len(c.item_id), c.item_id)),
         "lang": lang,
     }
@@ -307,6 +332,87 @@ def guideline_checks(
     ctx = _dashboard_context(request, session, scope, service, tenant, assessment_id)
     ctx["checks_run"] = out
     return _render(request, session, scope, "guideline_dashboard.html", ctx)
+
+
+@router.post("/guideline/meti")
+def guideline_create_meti(
+    request: Request,
+    session: SessionDep,
+    scope: TenantScopeDep,
+    service: ServiceDep,
+    upload: UploadDep,
+) -> Response:
+    """Create a METI SCS assessment from METI's criteria CSV."""
+    try:
+        requested = upload.fields.get("tenant_id", "").strip()
+        try:
+            tenant_id = int(requested) if requested else None
+        except ValueError:
+            raise ValidationError("tenant_id must be a number") from None
+        tenant = choose_tenant(session, scope, tenant_id)
+        require_writer(scope.principal)
+        a = create_meti_assessment(
+            session,
+            request,
+            scope.principal,
+            service,
+            tenant,
+            upload,
+            upload.fields.get("title", "").strip()[:200],
+        )
+    except (ValidationError, HTTPException) as exc:
+        session.rollback()
+        return _list_page(
+            request, session, scope, error=_error_text(exc), status_code=_error_status(exc)
+        )
+    session.commit()
+    return RedirectResponse(f"/guideline/{a.id}", status_code=303)
+
+
+@router.post("/guideline/{assessment_id}/proposals")
+def guideline_proposals(
+    request: Request,
+    assessment_id: str,
+    session: SessionDep,
+    scope: TenantScopeDep,
+    service: ServiceDep,
+    source: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """Propose answers from the other framework's assessment (nothing applied yet)."""
+    tenant = tenant_of(session, scope, assessment_id)
+    require_writer(scope.principal)
+    try:
+        new = make_proposals(session, scope, service, tenant, assessment_id, source or None)
+    except ValidationError as exc:
+        session.rollback()
+        ctx = _dashboard_context(request, session, scope, service, tenant, assessment_id)
+        ctx["error"] = str(exc)
+        return _render(request, session, scope, "guideline_dashboard.html", ctx, 422)
+    session.commit()
+    ctx = _dashboard_context(request, session, scope, service, tenant, assessment_id)
+    ctx["proposed"] = len(new)
+    return _render(request, session, scope, "guideline_dashboard.html", ctx)
+
+
+@router.post("/guideline/{assessment_id}/proposals/decide")
+def guideline_decide(
+    request: Request,
+    assessment_id: str,
+    session: SessionDep,
+    scope: TenantScopeDep,
+    service: ServiceDep,
+    proposal_id: Annotated[str, Form(max_length=64)] = "",
+    decision: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    """Accept or reject one proposal (the user's consent)."""
+    tenant = tenant_of(session, scope, assessment_id)
+    require_writer(scope.principal)
+    accept = {"accept": True, "reject": False}.get(decision)
+    decide_proposal(
+        session, request, scope.principal, service, tenant, assessment_id, proposal_id, accept
+    )
+    session.commit()
+    return RedirectResponse(f"/guideline/{assessment_id}#proposals", status_code=303)
 
 
 # --------------------------------------------------------------------------- questionnaire
