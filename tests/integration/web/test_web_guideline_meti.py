@@ -122,6 +122,10 @@ def test_meti_and_proposals_on_the_pages(client, world, shared_data):
     dash = client.get(f"/guideline/{meti_id}")
     assert dash.status_code == 200 and "★3" in dash.text and "★4" in dash.text
     assert "/target" not in dash.text  # the JAMA target questionnaire does not apply
+    assert client.get(f"/guideline/{meti_id}/labels/1").status_code == 200
+    assert client.get(f"/guideline/{meti_id}/roadmap").status_code == 200
+    report = client.get(f"{API}/assessments/{meti_id}/report", params={"format": "pdf"})
+    assert report.status_code == 200 and report.content.startswith(b"%PDF")
     r = client.post("/guideline", data={"title": "JAMA", "csrf_token": csrf})
     jama_id = r.headers["location"].rsplit("/", 1)[1]
     client.post(f"/guideline/{jama_id}/items/9", data={"status": "対策完了", "csrf_token": csrf})
