@@ -34,7 +34,7 @@ from mamori.web.deps import (
     TenantScopeDep,
     language_for,
 )
-from mamori.web.routers.guideline import (
+from mamori.web.guideline_wiring import (
     ServiceDep,
     UploadDep,
     answer_item,
