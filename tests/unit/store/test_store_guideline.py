@@ -294,3 +294,30 @@ def test_guideline_branch_downgrades_and_upgrades_again(tmp_path):
         assert {t for t in inspect(engine).get_table_names() if t.startswith("guideline_")} == names
     finally:
         engine.dispose()
+
+
+def test_blob_stored_concurrently_is_not_an_error(db, monkeypatch):
+    exercise_blob_race(db, monkeypatch)
+
+
+def exercise_blob_race(db, monkeypatch) -> None:
+    """The existence check misses a row another request just stored: no error, one row."""
+    with db.session() as s:
+        t = tenants.create_tenant(s, slug="race", name="競合")
+        tenant_id = t.id
+        sha = repo.put_blob(s, tenant_id=tenant_id, data=PDF, media_type="application/pdf")
+    calls = []
+    real = repo._blob
+
+    def racing(session, tid, digest):
+        calls.append(digest)
+        return None if len(calls) == 1 else real(session, tid, digest)
+
+    monkeypatch.setattr(repo, "_blob", racing)
+    with db.session() as s:
+        # the existence check misses the row another request just stored
+        assert repo.put_blob(s, tenant_id=tenant_id, data=PDF, media_type="application/pdf") == sha
+        assert repo.get_blob(s, tenant_id=tenant_id, sha256=sha) == PDF
+    with db.session() as s:
+        count = select(func.count()).select_from(GuidelineEvidenceBlob)
+        assert s.scalar(count.where(GuidelineEvidenceBlob.tenant_id == tenant_id)) == 1

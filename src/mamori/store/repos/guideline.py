@@ -194,12 +194,21 @@ def put_blob(session: Session, *, tenant_id: int, data: bytes, media_type: str) 
     """Store bytes for a tenant (idempotent by content hash); returns the SHA-256."""
     sha = hashlib.sha256(data).hexdigest()
     if _blob(session, tenant_id, sha) is None:
-        session.add(
-            GuidelineEvidenceBlob(
-                tenant_id=tenant_id, sha256=sha, size=len(data), media_type=media_type, data=data
-            )
-        )
-        session.flush()
+        try:
+            with session.begin_nested():
+                session.add(
+                    GuidelineEvidenceBlob(
+                        tenant_id=tenant_id,
+                        sha256=sha,
+                        size=len(data),
+                        media_type=media_type,
+                        data=data,
+                    )
+                )
+        except IntegrityError:
+            # the same bytes were stored by a concurrent request: content-addressed, so fine
+            if _blob(session, tenant_id, sha) is None:
+                raise
     return sha
 
 
