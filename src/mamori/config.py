@@ -45,6 +45,9 @@ class Settings(BaseSettings):
         default="embedded", description="'embedded' (on-disk spool) or nats://host:port,..."
     )
     bus_max_bytes: int = Field(default=1 << 30, gt=0, description="Spool/stream size limit")
+    guideline_max_evidence_bytes: int = Field(
+        default=20 * 1024 * 1024, gt=0, description="Largest guideline evidence file (bytes)"
+    )
     fast_password_hashing: bool = Field(
         default=False,
         description="Cheap argon2 parameters; for the test suite only, never in production",

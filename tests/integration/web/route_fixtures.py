@@ -37,6 +37,37 @@ class Probe:
 
 
 PathParam = Callable[[World, Session], str]
+
+B_EVIDENCE = b"%PDF-1.4\n% tenant B evidence " + B_MARKER.encode() + b"\n"
+
+
+def guideline_b_assessment(w: World, s: Session) -> str:
+    """Tenant B's guideline assessment (with one answer and one evidence file), made once."""
+    from mamori.guideline import load_builtin
+    from mamori.guideline.service import GuidelineService
+    from mamori.store.repos import guideline as repo
+
+    existing = repo.list_assessment_rows(s, tenant_ids=[w.tenant_b.id])
+    if existing:
+        return existing[0].id
+    service = GuidelineService(repo.SqlAssessmentRepository(s), repo.SqlEvidenceBlobs(s))
+    slug = w.tenant_b.slug
+    a = service.create(tenant=slug, framework=load_builtin("jama-japia"), title=f"{B_MARKER} 評価")
+    service.answer(tenant=slug, assessment_id=a.id, item_id="1", status="一部対策", actor="b")
+    service.upload_evidence(
+        tenant=slug, assessment_id=a.id, item_id="1", stream=B_EVIDENCE, filename="b.pdf"
+    )
+    s.commit()
+    return a.id
+
+
+def guideline_b_evidence(w: World, s: Session) -> str:
+    import hashlib
+
+    guideline_b_assessment(w, s)
+    return hashlib.sha256(B_EVIDENCE).hexdigest()
+
+
 BodyFactory = Callable[[World], Probe]
 
 
@@ -67,6 +98,10 @@ PATH_PARAMS: dict[str, PathParam] = {
     "key_id": lambda w, _s: str(w.keys["b-ingest"][0].id),
     "quote_id": _b_quote,
     "case_id": _b_case,
+    "assessment_id": guideline_b_assessment,
+    "item_id": lambda _w, _s: "1",
+    "label": lambda _w, _s: "1",
+    "sha256": guideline_b_evidence,
 }
 
 BODIES: dict[tuple[str, str], BodyFactory] = {
@@ -141,5 +176,22 @@ BODIES: dict[tuple[str, str], BodyFactory] = {
             "message": "相談",
         },
         refused=False,
+    ),
+    ("POST", "/api/v1/guideline/assessments"): lambda w: Probe(
+        json={"tenant_id": w.tenant_b.id, "title": B_MARKER}
+    ),
+    ("POST", "/guideline"): lambda w: Probe(
+        data={"tenant_id": str(w.tenant_b.id), "title": B_MARKER}
+    ),
+    ("POST", "/api/v1/guideline/meti"): lambda w: Probe(
+        data={"tenant_id": str(w.tenant_b.id), "title": B_MARKER}
+    ),
+    ("POST", "/guideline/meti"): lambda w: Probe(
+        data={"tenant_id": str(w.tenant_b.id), "title": B_MARKER}
+    ),
+    ("POST", "/api/v1/guideline/target-level"): lambda _w: Probe(
+        json={"answers": {"handles_confidential": True}},
+        refused=False,
+        note="computes a level, stores nothing",
     ),
 }

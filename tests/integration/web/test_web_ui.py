@@ -191,6 +191,7 @@ OWN_PANELS = {"tenants", "users", "api_keys", "alerts"}  # areas append panels o
 
 
 def _panels(html: str) -> dict[str, str]:
+    """The foundation's panels (areas add their own, tested in their own files)."""
     found = re.findall(
         r'data-panel="([a-z_]+)">\s*<h2>[^<]*</h2>\s*<p class="figure">(?:<a [^>]*>)?([^<]*)', html
     )

@@ -15,6 +15,14 @@ from mamori.store.tables.core import (
     User,
     operator_tenants,
 )
+from mamori.store.tables.guideline import (
+    GuidelineAnswer,
+    GuidelineAnswerHistory,
+    GuidelineAssessment,
+    GuidelineCheckResult,
+    GuidelineEvidence,
+    GuidelineEvidenceBlob,
+)
 from mamori.store.tables.service import ContractRow, OnboardingCaseRow, QuoteCounter, QuoteRow
 
 __all__ = [
@@ -27,6 +35,12 @@ __all__ = [
     "OnboardingCaseRow",
     "QuoteCounter",
     "QuoteRow",
+    "GuidelineAnswer",
+    "GuidelineAnswerHistory",
+    "GuidelineAssessment",
+    "GuidelineCheckResult",
+    "GuidelineEvidence",
+    "GuidelineEvidenceBlob",
     "Role",
     "Tenant",
     "User",

@@ -33,6 +33,8 @@ ROUTER_MODULES: tuple[str, ...] = (
     "mamori.web.routers.apikeys",
     "mamori.web.routers.audit",
     "mamori.web.routers.service",
+    "mamori.web.routers.guideline",
+    "mamori.web.routers.guideline_ui",
 )
 
 #: Paths reachable without logging in. Everything else must refuse anonymous callers
