@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, gt=0)
     login_lock_minutes: int = Field(default=15, gt=0)
     debug: bool = False
+    max_request_bytes: int = Field(
+        default=64 * 1024 * 1024, gt=0, description="Largest HTTP request body (413 above)"
+    )
     bus_url: str = Field(
         default="embedded", description="'embedded' (on-disk spool) or nats://host:port,..."
     )

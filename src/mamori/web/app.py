@@ -27,7 +27,7 @@ from mamori.store.db import Database
 from mamori.store.passwords import make_hasher
 from mamori.web.deps import CsrfError, NotAuthenticatedError, verify_csrf
 from mamori.web.i18n import default_catalogue
-from mamori.web.middleware import SecurityHeadersMiddleware
+from mamori.web.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from mamori.web.routers import ROUTER_MODULES
 from mamori.web.sessions import SessionCodec
 from mamori.web.templating import make_templates, render
@@ -168,6 +168,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     for module in ROUTER_MODULES:
         app.include_router(importlib.import_module(module).router)
     app.mount("/static", StaticFiles(directory=str(files("mamori.web") / "static")), name="static")
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 
