@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from swagger_ui_bundle import swagger_ui_path
 
 from mamori import __version__
 from mamori.config import Settings
@@ -29,6 +30,7 @@ from mamori.web.deps import CsrfError, NotAuthenticatedError, verify_csrf
 from mamori.web.i18n import default_catalogue
 from mamori.web.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from mamori.web.routers import ROUTER_MODULES
+from mamori.web.routers.docs import DOCS_ASSETS
 from mamori.web.sessions import SessionCodec
 from mamori.web.templating import make_templates, render
 
@@ -168,6 +170,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     for module in ROUTER_MODULES:
         app.include_router(importlib.import_module(module).router)
     app.mount("/static", StaticFiles(directory=str(files("mamori.web") / "static")), name="static")
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="static-docs")
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     return app

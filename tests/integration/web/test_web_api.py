@@ -179,3 +179,14 @@ def test_openapi_lists_the_api_and_needs_login(client, world):
     assert "/login" not in schema["paths"]
     docs = client.get("/api/v1/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+def test_docs_page_is_served_offline_without_third_party_origins(client, world):
+    login(client, "viewer-a")
+    docs = client.get("/api/v1/docs")
+    assert "cdn." not in docs.text and "https://" not in docs.text
+    csp = docs.headers["content-security-policy"]
+    assert "https:" not in csp and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+    for asset in ("/static-docs/swagger-ui-bundle.js", "/static-docs/swagger-ui.css"):
+        assert client.get(asset).status_code == 200
+    assert client.get("/static/swagger-init.js").status_code == 200

@@ -49,6 +49,6 @@ PUBLIC_PATHS: frozenset[str] = frozenset(
         "/inquiry",
     }
 )
-PUBLIC_PREFIXES: tuple[str, ...] = ("/static",)
+PUBLIC_PREFIXES: tuple[str, ...] = ("/static", "/static-docs")
 
 __all__ = ["PUBLIC_PATHS", "PUBLIC_PREFIXES", "ROUTER_MODULES"]
