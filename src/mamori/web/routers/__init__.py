@@ -32,6 +32,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "mamori.web.routers.users",
     "mamori.web.routers.apikeys",
     "mamori.web.routers.audit",
+    "mamori.web.routers.quarantine",
 )
 
 #: Paths reachable without logging in. Everything else must refuse anonymous callers
