@@ -305,6 +305,14 @@ def icap_command(
         bool, typer.Option(help="Apply the attachment policy's name checks to downloads.")
     ] = False,
     contact: Annotated[str, typer.Option(help="Contact shown on the block page.")] = "",
+    buffer_bytes: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Hold responses up to this size until scanned (block page instead of an"
+            " aborted transfer, for ICAP clients that send the whole body); 0 = stream.",
+        ),
+    ] = 0,
     events: EventsOpt = None,
     rules: RulesOpt = None,
     no_builtin_rules: NoBuiltinOpt = False,
@@ -338,6 +346,7 @@ def icap_command(
                 on_error=on_error,  # type: ignore[arg-type]
                 name_checks=name_checks,
                 contact=contact,
+                buffer_bytes=buffer_bytes,
             ),
             on_event=on_event,
             quarantine=store,

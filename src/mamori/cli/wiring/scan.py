@@ -368,6 +368,7 @@ def make_icap_server(ctx: ServiceContext) -> BackgroundService | None:
         tenant=settings.scan_icap_tenant or None,
         on_error=settings.scan_icap_on_error,  # type: ignore[arg-type]
         max_connections=settings.scan_icap_max_connections,
+        buffer_bytes=settings.scan_icap_buffer_bytes,
     )
 
     def build(
