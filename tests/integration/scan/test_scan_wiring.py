@@ -185,3 +185,34 @@ def test_scan_cli_publishes_verdicts_on_the_bus_of_a_configured_data_dir(setting
     assert again.exit_code == 0
     assert json.loads(out.read_text())["scan.outcome"] == "clean"
     assert asyncio.run(read()) == []
+
+
+@pytest.mark.db
+def test_quarantine_audit_on_postgres(postgres_url, tmp_path):
+    from foundation_db import make_settings
+    from mamori.cli.wiring.scan import StoreAuditSink
+    from mamori.store.db import Database
+
+    database = Database(postgres_url)
+    database.upgrade()
+    try:
+        with database.session() as session:
+            tenant = tenants.create_tenant(session, slug="pg-t", name="PG")
+        settings = make_settings(tmp_path, postgres_url)
+        store = QuarantineStore.from_settings(settings, audit=StoreAuditSink(database))
+        item = store.put(EICAR, name="e.txt", tenant="pg-t", actor="mamori:mail")
+        store.release(item.id, actor="op", note="ok")
+        store.delete(item.id, actor="op")
+        store.put(b"x", name="u.bin", tenant="unknown-slug")
+        with database.session() as session:
+            entries = audit.list_entries(session, action_prefix="quarantine.")
+            assert [(e.action, e.tenant_id) for e in reversed(entries)] == [
+                ("quarantine.quarantined", tenant.id),
+                ("quarantine.released", tenant.id),
+                ("quarantine.deleted", tenant.id),
+                ("quarantine.quarantined", None),
+            ]
+            assert entries[0].detail["tenant"] == "unknown-slug"
+            assert audit.verify(session).ok
+    finally:
+        database.dispose()
