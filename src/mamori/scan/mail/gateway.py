@@ -174,7 +174,8 @@ class MailGateway:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        self._executor.shutdown(wait=True)
+        # wait for running scans off the loop: their event callbacks may need the loop
+        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown)
 
     async def _sweep(self) -> None:
         loop = asyncio.get_running_loop()

@@ -137,7 +137,8 @@ class IcapServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        self._executor.shutdown(wait=True)
+        # wait for running scans off the loop: their event callbacks may need the loop
+        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown)
 
     # -- connection -------------------------------------------------------------------------
 
