@@ -152,7 +152,12 @@ class ScanEngine:
             return self._verdict(data, name, "", 0, reasons, policy, started, {})
         digest = sha256_async(data) if self.hash_objects else None
         walker = ArchiveWalker(policy.limits, tuple(passwords))
-        root = ScanItem(data=data, name=base_name, declared_mime=declared_mime)
+        root = ScanItem(
+            data=data,
+            name=base_name,
+            declared_mime=declared_mime,
+            sha256=digest.result if digest is not None else None,
+        )
         detected = ""
         items = 0
         try:
