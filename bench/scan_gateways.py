@@ -135,6 +135,9 @@ def bench_yara(megabytes: int, rounds: int = 9) -> None:
     scanner = yara_x.Scanner(rules)
     engine = ScanEngine.from_options(ScanOptions(scanners=("yara",)))
     unhashed = ScanEngine.from_options(ScanOptions(scanners=("yara",), hash_objects=False))
+    iocs = ScanEngine.from_options(
+        ScanOptions(scanners=("hashes", "yara"), hashes=frozenset({"0" * 64}))
+    )
     hashed = engine.scan_bytes(data, name="blob.bin")
     assert hashed.sha256 == hashlib.sha256(data).hexdigest()
 
@@ -147,6 +150,7 @@ def bench_yara(megabytes: int, rounds: int = 9) -> None:
         "core, SHA-256 on": lambda: engine.scan_bytes(data, name="blob.bin"),
         "core, SHA-256 off": lambda: unhashed.scan_bytes(data, name="blob.bin"),
         "core + serial SHA": sequential,
+        "core + SHA-256 IOCs": lambda: iocs.scan_bytes(data, name="blob.bin"),
     }
     times: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(rounds):
