@@ -55,12 +55,58 @@ class Settings(BaseSettings):
         default=False,
         description="Cheap argon2 parameters; for the test suite only, never in production",
     )
+    # -- scanning gateways (``mamori up`` runs them when enabled; off by default) ------------
+    scan_mail_enabled: bool = Field(default=False, description="Run the SMTP content filter")
+    scan_mail_host: str = Field(default="127.0.0.1", description="SMTP filter listen address")
+    scan_mail_port: int = Field(default=10025, ge=0, le=65535, description="SMTP filter port")
+    scan_mail_next_hop: str = Field(
+        default="127.0.0.1:10026", description="host:port the filter relays clean mail to"
+    )
+    scan_mail_hostname: str = Field(default="", description="Greeting name; default the FQDN")
+    scan_mail_max_bytes: int = Field(default=25 * 1024 * 1024, gt=0, description="Size limit")
+    scan_mail_max_recipients: int = Field(default=100, gt=0)
+    scan_mail_max_connections: int = Field(default=50, gt=0)
+    scan_mail_tenant: str = Field(default="", description="Tenant (slug) of unmapped mail")
+    scan_mail_tenant_domains: dict[str, str] = Field(
+        default_factory=dict, description="Recipient domain -> tenant slug"
+    )
+    scan_mail_admins: list[str] = Field(
+        default_factory=list, description="Admin addresses notified of quarantined mail"
+    )
+    scan_mail_tls_cert: Path | None = Field(default=None, description="STARTTLS cert (PEM)")
+    scan_mail_tls_key: Path | None = Field(default=None, description="STARTTLS key (PEM)")
+    scan_mail_require_starttls: bool = False
+    scan_icap_enabled: bool = Field(default=False, description="Run the ICAP server for Squid")
+    scan_icap_host: str = Field(default="127.0.0.1", description="ICAP listen address")
+    scan_icap_port: int = Field(default=1344, ge=0, le=65535, description="ICAP port")
+    scan_icap_tenant: str = Field(default="", description="Tenant (slug) of the web traffic")
+    scan_icap_on_error: str = Field(
+        default="block", description="Scanner down: block (page), error (ICAP 500) or allow"
+    )
+    scan_icap_max_connections: int = Field(default=100, gt=0)
+    scan_icap_buffer_bytes: int = Field(
+        default=0,
+        ge=0,
+        description="Hold responses up to this size until scanned (block page instead of"
+        " an aborted transfer when Squid cannot buffer them); 0 = stream",
+    )
+    scan_policy_dir: Path | None = Field(default=None, description="Per-tenant policy YAML")
+    scan_rule_dirs: list[Path] = Field(default_factory=list, description="User YARA folders")
+    scan_clamd: str = Field(default="", description="clamd address (unix:/path or host:port)")
+    scan_hash_files: list[Path] = Field(default_factory=list, description="Hash IOC files")
 
     @field_validator("default_language")
     @classmethod
     def _known_language(cls, value: str) -> str:
         if value not in ("ja", "en"):
             raise ValueError("default_language must be 'ja' or 'en'")
+        return value
+
+    @field_validator("scan_icap_on_error")
+    @classmethod
+    def _known_on_error(cls, value: str) -> str:
+        if value not in ("block", "error", "allow"):
+            raise ValueError("scan_icap_on_error must be 'block', 'error' or 'allow'")
         return value
 
     @classmethod

@@ -7,20 +7,30 @@ anything is not (blocked, quarantined or error), 2 on bad usage.
 from __future__ import annotations
 
 import json
+import socket
 import threading
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from mamori.cli.wiring.scan import (
+    BusVerdictSink,
+    StoreAuditSink,
+    has_database,
+    is_configured,
+    quarantine_store,
+)
 from mamori.config import Settings
 from mamori.errors import ConfigError, MamoriError
 from mamori.hooks import AuditRecorded
 from mamori.model import Event
 from mamori.scan.base import ScanOptions
 from mamori.scan.engine import ScanEngine, error_verdict
+from mamori.scan.events import verdict_event
 from mamori.scan.policy import PolicySet
-from mamori.scan.quarantine import QuarantineStore
 from mamori.scan.verdict import Outcome, Verdict
 
 RulesOpt = Annotated[
@@ -39,6 +49,13 @@ PolicyDirOpt = Annotated[
     Path | None, typer.Option("--policy-dir", help="Folder of per-tenant policy YAML files.")
 ]
 TenantOpt = Annotated[str | None, typer.Option("--tenant", help="Tenant whose policy applies.")]
+EventsOpt = Annotated[
+    Path | None,
+    typer.Option(help="Append verdict events to this JSON-lines file (instead of the bus)."),
+]
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory (bus spool, quarantine).")
+]
 
 
 def _engine(
@@ -66,9 +83,9 @@ def _address(value: str, default_port: int) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-class _JsonLines:
-    """Appends records to a JSON-lines file (the CLI's stand-in sink until ``mamori up``
-    wires verdict events to the bus and audit records to the store)."""
+class JsonLines:
+    """Appends records to a JSON-lines file (``--events FILE``, and the quarantine audit
+    when there is no database)."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
@@ -91,9 +108,18 @@ class _JsonLines:
         )
 
 
-def _store(settings: Settings) -> QuarantineStore:
-    audit = _JsonLines(settings.ensure_data_dir() / "quarantine-audit.jsonl")
-    return QuarantineStore.from_settings(settings, audit=audit.audit)
+def _event_sink(
+    settings: Settings, events: Path | None, *, batch: int
+) -> tuple[Callable[[Event], None] | None, Callable[[], None]]:
+    """Where verdict events go: ``--events FILE`` (JSON lines), else the bus when the data
+    directory is configured (see :func:`mamori.cli.wiring.scan.is_configured`), else nowhere.
+    Returns the callback and the function that flushes and closes it."""
+    if events is not None:
+        return JsonLines(events).event, lambda: None
+    if is_configured(settings):
+        sink = BusVerdictSink(settings, batch=batch)
+        return sink.event, sink.close
+    return None, lambda: None
 
 
 def _files(paths: list[Path]) -> list[Path]:
@@ -121,23 +147,53 @@ def scan_command(
     password: Annotated[
         list[str] | None, typer.Option("--password", help="Archive password to try (repeatable).")
     ] = None,
+    events: EventsOpt = None,
+    data_dir: DataDirOpt = None,
+    bus: Annotated[
+        bool,
+        typer.Option(help="Publish verdict events on the bus of a configured data directory."),
+    ] = True,
 ) -> None:
-    """Scan files: one verdict per file; exit 1 if anything is not clean."""
+    """Scan files: one verdict per file; exit 1 if anything is not clean.
+
+    Verdict events go to ``--events FILE``, or onto the bus (``mamori.events.<tenant>.scan``)
+    when the data directory was set up by ``mamori up`` (or the bus is NATS).
+    """
     if output_format.lower() not in ("text", "json"):
         raise typer.BadParameter("--format must be text or json")
+    settings = Settings(data_dir=data_dir) if data_dir else Settings()
     engine = _engine(rules, no_builtin_rules, clamd, hashes, policy_dir)
     policy = engine.policies.for_tenant(tenant)
     verdicts: list[Verdict] = []
-    for path in _files(paths):
-        try:
-            if password:
-                data = path.read_bytes()
-                verdict = engine.scan_bytes(data, name=str(path), policy=policy, passwords=password)
-            else:
-                verdict = engine.scan_path(path, tenant=tenant)
-        except (OSError, MamoriError) as exc:
-            verdict = error_verdict(str(exc), policy, name=str(path))
-        verdicts.append(verdict)
+    on_event, close = (
+        _event_sink(settings, events, batch=200) if bus or events else (None, lambda: None)
+    )
+    host = socket.gethostname()
+    try:
+        for path in _files(paths):
+            try:
+                if password:
+                    data = path.read_bytes()
+                    verdict = engine.scan_bytes(
+                        data, name=str(path), policy=policy, passwords=password
+                    )
+                else:
+                    verdict = engine.scan_path(path, tenant=tenant)
+            except (OSError, MamoriError) as exc:
+                verdict = error_verdict(str(exc), policy, name=str(path))
+            verdicts.append(verdict)
+            if on_event is not None:
+                on_event(
+                    verdict_event(
+                        verdict,
+                        source="scan:cli",
+                        tenant=tenant,
+                        host=host,
+                        context={"file.path": str(path.resolve()), "scan.action": "scan"},
+                    )
+                )
+    finally:
+        close()
     if output_format.lower() == "json":
         summary = {o.value: sum(v.outcome is o for v in verdicts) for o in Outcome}
         typer.echo(
@@ -170,9 +226,7 @@ def mail_filter_command(
     admin: Annotated[
         list[str] | None, typer.Option("--admin", help="Admin address for notices (repeatable).")
     ] = None,
-    events: Annotated[
-        Path | None, typer.Option(help="Append verdict events to this JSON-lines file.")
-    ] = None,
+    events: EventsOpt = None,
     tenant_domain: Annotated[
         list[str] | None,
         typer.Option(help="Recipient domain to tenant, DOMAIN=TENANT (repeatable)."),
@@ -202,30 +256,44 @@ def mail_filter_command(
     hop_host, hop_port = _address(next_hop, 25)
     name = hostname or socket.getfqdn()
     engine = _engine(rules, no_builtin_rules, clamd, hashes, policy_dir)
-    sink = _JsonLines(events)
-    gateway = MailGateway.from_settings(
-        settings,
-        engine,
-        MailGatewayConfig(
-            host=host,
-            port=port,
-            next_hop=NextHop(host=hop_host, port=hop_port, helo=name),
-            hostname=name,
-            tenant=tenant,
-            tenant_domains=tuple(domains),
-            max_message_bytes=max_size,
-            max_recipients=max_recipients,
-            max_connections=max_connections,
-            tls_cert=tls_cert,
-            tls_key=tls_key,
-            require_starttls=require_starttls,
-            admin_addresses=tuple(admin or ()),
-        ),
-        on_event=sink.event,
-        audit=_JsonLines(settings.ensure_data_dir() / "quarantine-audit.jsonl").audit,
-    )
-    typer.echo(f"mamori mail filter: {host}:{port} -> {hop_host}:{hop_port}", err=True)
-    serve_forever(gateway)
+    with ExitStack() as stack:
+        on_event, close = _event_sink(settings, events, batch=1)
+        stack.callback(close)
+        audit = _audit(settings, stack, "mamori:mail")
+        gateway = MailGateway.from_settings(
+            settings,
+            engine,
+            MailGatewayConfig(
+                host=host,
+                port=port,
+                next_hop=NextHop(host=hop_host, port=hop_port, helo=name),
+                hostname=name,
+                tenant=tenant,
+                tenant_domains=tuple(domains),
+                max_message_bytes=max_size,
+                max_recipients=max_recipients,
+                max_connections=max_connections,
+                tls_cert=tls_cert,
+                tls_key=tls_key,
+                require_starttls=require_starttls,
+                admin_addresses=tuple(admin or ()),
+            ),
+            on_event=on_event,
+            audit=audit,
+        )
+        typer.echo(f"mamori mail filter: {host}:{port} -> {hop_host}:{hop_port}", err=True)
+        serve_forever(gateway)
+
+
+def _audit(settings: Settings, stack: ExitStack, actor: str) -> Callable[[AuditRecorded], None]:
+    """Quarantine audit into the database when there is one, else the JSON-lines file."""
+    if has_database(settings):
+        from mamori.cli.core import open_database
+
+        db = open_database(settings)
+        stack.callback(db.dispose)
+        return StoreAuditSink(db, default_actor=actor)
+    return JsonLines(settings.ensure_data_dir() / "quarantine-audit.jsonl").audit
 
 
 def icap_command(
@@ -237,9 +305,15 @@ def icap_command(
         bool, typer.Option(help="Apply the attachment policy's name checks to downloads.")
     ] = False,
     contact: Annotated[str, typer.Option(help="Contact shown on the block page.")] = "",
-    events: Annotated[
-        Path | None, typer.Option(help="Append verdict events to this JSON-lines file.")
-    ] = None,
+    buffer_bytes: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Hold responses up to this size until scanned (block page instead of an"
+            " aborted transfer, for ICAP clients that send the whole body); 0 = stream.",
+        ),
+    ] = 0,
+    events: EventsOpt = None,
     rules: RulesOpt = None,
     no_builtin_rules: NoBuiltinOpt = False,
     clamd: ClamdOpt = None,
@@ -248,6 +322,7 @@ def icap_command(
     tenant: TenantOpt = None,
 ) -> None:
     """Run the ICAP server (services /respmod and /reqmod) for Squid."""
+    from mamori.scan.quarantine import QuarantineStore
     from mamori.scan.runner import serve_forever
     from mamori.scan.web.icap import IcapConfig, IcapServer
 
@@ -256,25 +331,38 @@ def icap_command(
     settings = Settings()
     host, port = _address(listen, 1344)
     engine = _engine(rules, no_builtin_rules, clamd, hashes, policy_dir)
-    sink = _JsonLines(events)
-    server = IcapServer(
-        engine,
-        IcapConfig(
-            host=host,
-            port=port,
-            tenant=tenant,
-            on_error=on_error,  # type: ignore[arg-type]
-            name_checks=name_checks,
-            contact=contact,
-        ),
-        on_event=sink.event,
-        quarantine=_store(settings),
-    )
-    typer.echo(f"mamori ICAP server: icap://{host}:{port}/respmod and /reqmod", err=True)
-    serve_forever(server)
+    with ExitStack() as stack:
+        on_event, close = _event_sink(settings, events, batch=1)
+        stack.callback(close)
+        store = QuarantineStore.from_settings(
+            settings, audit=_audit(settings, stack, "mamori:icap")
+        )
+        server = IcapServer(
+            engine,
+            IcapConfig(
+                host=host,
+                port=port,
+                tenant=tenant,
+                on_error=on_error,  # type: ignore[arg-type]
+                name_checks=name_checks,
+                contact=contact,
+                buffer_bytes=buffer_bytes,
+            ),
+            on_event=on_event,
+            quarantine=store,
+        )
+        typer.echo(f"mamori ICAP server: icap://{host}:{port}/respmod and /reqmod", err=True)
+        serve_forever(server)
 
 
 quarantine_app = typer.Typer(help="Quarantined content: list, show, get, release, delete.")
+ActorOpt = Annotated[str | None, typer.Option(help="Who acts (audited); default cli:<login name>.")]
+
+
+def _actor(actor: str | None) -> str:
+    from mamori.cli.core import cli_actor
+
+    return actor or cli_actor()
 
 
 @quarantine_app.command("list")
@@ -284,7 +372,8 @@ def quarantine_list(
     output_format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
 ) -> None:
     """List quarantined items, newest first."""
-    items = _store(Settings()).list(tenant=tenant, status=status)
+    with quarantine_store(Settings()) as store:
+        items = store.list(tenant=tenant, status=status)
     if output_format == "json":
         typer.echo(json.dumps([i.to_dict() for i in items], ensure_ascii=False, indent=2))
         return
@@ -295,17 +384,20 @@ def quarantine_list(
 @quarantine_app.command("show")
 def quarantine_show(item_id: str) -> None:
     """Show one item's metadata and verdict."""
-    typer.echo(json.dumps(_store(Settings()).get(item_id).to_dict(), ensure_ascii=False, indent=2))
+    with quarantine_store(Settings()) as store:
+        item = store.get(item_id)
+    typer.echo(json.dumps(item.to_dict(), ensure_ascii=False, indent=2))
 
 
 @quarantine_app.command("get")
 def quarantine_get(
     item_id: str,
     output: Annotated[Path, typer.Option("--output", "-o", help="Write the content here.")],
-    actor: Annotated[str, typer.Option(help="Who retrieves it (audited).")] = "cli",
+    actor: ActorOpt = None,
 ) -> None:
     """Decrypt an item's content to a file (audited)."""
-    data = _store(Settings()).content(item_id, actor=actor)
+    with quarantine_store(Settings()) as store:
+        data = store.content(item_id, actor=_actor(actor))
     output.write_bytes(data)
     typer.echo(f"{len(data)} bytes -> {output}", err=True)
 
@@ -313,7 +405,7 @@ def quarantine_get(
 @quarantine_app.command("release")
 def quarantine_release(
     item_id: str,
-    actor: Annotated[str, typer.Option(help="Who releases it (audited).")] = "cli",
+    actor: ActorOpt = None,
     note: Annotated[str, typer.Option(help="Why.")] = "",
     next_hop: Annotated[
         str | None, typer.Option(help="Deliver a released mail to this SMTP host:port.")
@@ -322,33 +414,35 @@ def quarantine_release(
     """Release an item; a mail item is delivered to its recipients through --next-hop."""
     from mamori.scan.mail.relay import NextHop
 
-    store = _store(Settings())
-    item = store.get(item_id)
-    if item.kind == "mail":
-        if not next_hop:
-            raise typer.BadParameter("a mail item needs --next-hop to be delivered")
-        host, port = _address(next_hop, 25)
-        data = store.content(item_id)
-        result = NextHop(host=host, port=port).send(
-            str(item.meta.get("mail_from", "")), [str(r) for r in item.meta["rcpt_tos"]], data
-        )
-        if not result.ok:
-            typer.echo(f"error: delivery failed: {result.reply()}", err=True)
-            raise typer.Exit(1)
-        store.set_status(item_id, "released", actor=actor, note=note)
-    else:
-        store.release(item_id, actor=actor, note=note)
+    who = _actor(actor)
+    with quarantine_store(Settings()) as store:
+        item = store.get(item_id)
+        if item.kind == "mail":
+            if not next_hop:
+                raise typer.BadParameter("a mail item needs --next-hop to be delivered")
+            host, port = _address(next_hop, 25)
+            data = store.content(item_id)
+            result = NextHop(host=host, port=port).send(
+                str(item.meta.get("mail_from", "")), [str(r) for r in item.meta["rcpt_tos"]], data
+            )
+            if not result.ok:
+                typer.echo(f"error: delivery failed: {result.reply()}", err=True)
+                raise typer.Exit(1)
+            store.set_status(item_id, "released", actor=who, note=note)
+        else:
+            store.release(item_id, actor=who, note=note)
     typer.echo(f"released {item_id}", err=True)
 
 
 @quarantine_app.command("delete")
 def quarantine_delete(
     item_id: str,
-    actor: Annotated[str, typer.Option(help="Who deletes it (audited).")] = "cli",
+    actor: ActorOpt = None,
     note: Annotated[str, typer.Option(help="Why.")] = "",
 ) -> None:
     """Destroy an item's content (the record stays)."""
-    _store(Settings()).delete(item_id, actor=actor, note=note)
+    with quarantine_store(Settings()) as store:
+        store.delete(item_id, actor=_actor(actor), note=note)
     typer.echo(f"deleted {item_id}", err=True)
 
 

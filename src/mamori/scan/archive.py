@@ -563,6 +563,7 @@ def _with_type(item: ScanItem) -> ScanItem:
         path=item.path or ((item.name or "<data>"),),
         depth=item.depth,
         detected_type=detect(item.data),
+        sha256=item.sha256,
     )
 
 

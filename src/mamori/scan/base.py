@@ -15,6 +15,7 @@ engine turns that into an ``error`` reason — never into "clean".
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -39,6 +40,8 @@ class ScanItem:
         path: the chain of names from the outermost object (``("a.zip", "b.txt")``).
         depth: archive nesting depth (0 for the outermost object).
         detected_type: the type found from magic bytes (filled in by the engine).
+        sha256: when set, returns the SHA-256 (hex) of ``data`` that the engine computes
+            anyway (for the verdict), so a scanner needing it does not hash the bytes again.
     """
 
     data: bytes
@@ -47,6 +50,7 @@ class ScanItem:
     path: tuple[str, ...] = ()
     depth: int = 0
     detected_type: str = ""
+    sha256: Callable[[], str] | None = field(default=None, compare=False, repr=False)
 
     @property
     def display_path(self) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,12 +24,34 @@ log = logging.getLogger(__name__)
 
 # hashlib releases the GIL on large inputs: the SHA-256 of a big object is computed on another
 # core while the scanners run, instead of adding its time to the scan.
-_HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mamori-hash")
+_HASHING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mamori-hash")
 _PARALLEL_HASH_BYTES = 256 * 1024
 
 
-def _sha256(data: bytes) -> str:
+def _sha256(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _started_sha256(data: bytes | memoryview, started: threading.Event) -> str:
+    started.set()
+    return hashlib.sha256(data).hexdigest()  # releases the GIL for the whole digest
+
+
+def sha256_async(data: bytes | memoryview) -> Future[str]:
+    """The SHA-256 of ``data`` computed on another thread (overlapping the caller's work).
+
+    Returns once the hashing thread is running, so the digest really overlaps with what the
+    caller does next (a scanner that holds the GIL at its start cannot delay it). Small
+    inputs are hashed at once (a finished future), where a thread costs more than it saves.
+    """
+    if len(data) < _PARALLEL_HASH_BYTES:
+        done: Future[str] = Future()
+        done.set_result(_sha256(data))
+        return done
+    started = threading.Event()
+    future = _HASHING.submit(_started_sha256, data, started)
+    started.wait(1.0)  # never block for long: a busy pool just means less overlap
+    return future
 
 
 class ScanEngine:
@@ -127,11 +150,14 @@ class ScanEngine:
                 )
             )
             return self._verdict(data, name, "", 0, reasons, policy, started, {})
-        digest: Future[str] | None = None
-        if self.hash_objects and len(data) >= _PARALLEL_HASH_BYTES:
-            digest = _HASHING.submit(_sha256, data)
+        digest = sha256_async(data) if self.hash_objects else None
         walker = ArchiveWalker(policy.limits, tuple(passwords))
-        root = ScanItem(data=data, name=base_name, declared_mime=declared_mime)
+        root = ScanItem(
+            data=data,
+            name=base_name,
+            declared_mime=declared_mime,
+            sha256=digest.result if digest is not None else None,
+        )
         detected = ""
         items = 0
         try:
@@ -154,8 +180,6 @@ class ScanEngine:
         if walker.stats.decrypted:
             extra["decrypted"] = list(walker.stats.decrypted)
         sha256 = digest.result() if digest is not None else ""
-        if self.hash_objects and not sha256:
-            sha256 = _sha256(data)
         return self._verdict(
             data, name, detected, items, reasons, policy, started, extra, sha256=sha256
         )
@@ -244,4 +268,4 @@ def error_verdict(
     return Verdict(outcome, (reason,), name=name)
 
 
-__all__ = ["ScanEngine", "error_verdict"]
+__all__ = ["ScanEngine", "error_verdict", "sha256_async"]

@@ -32,7 +32,13 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("incidents", "nav.incidents", "/incidents", order=20),
     NavItem("guideline", "nav.guideline", "/guideline", order=30),
     NavItem("logs", "nav.logs", "/logs", order=40),
-    NavItem("scans", "nav.scans", "/scans", order=50),
+    NavItem(
+        "scans",
+        "nav.scans",
+        "/scans",
+        frozenset({Role.ADMIN, Role.OPERATOR, Role.CUSTOMER_ADMIN}),
+        order=50,
+    ),
     NavItem("service", "nav.service", "/service", order=60),
     NavItem("tenants", "nav.tenants", "/tenants", STAFF, order=80),
     NavItem(

@@ -96,3 +96,29 @@ def test_large_uploads_through_reqmod(proxy_rig):
     assert clean.status_code == 200
     assert bad.status_code == 403
     assert "Dangerous content blocked" in bad.text
+
+
+def test_buffering_with_squid_falls_back_instead_of_hanging(tmp_path):
+    """Squid 5 sends at most 64 KiB of a body before the adapted body flows, so buffering
+    (``buffer_bytes``) cannot hold a large download: it must fall back to trickling."""
+    server = IcapServer(
+        ScanEngine.from_options(), IcapConfig(port=0, buffer_bytes=8 << 20, buffer_stall=0.3)
+    )
+    files = {
+        "/clean.pdf": (CLEAN, "application/pdf"),
+        "/eicar.com": (EICAR, "application/octet-stream"),
+        "/big-eicar.bin": (CLEAN + EICAR, "application/octet-stream"),
+    }
+    with (
+        ServiceThread(server),
+        origin_server(files) as origin,
+        squid(tmp_path, server.port, reqmod=False) as port,
+        httpx.Client(proxy=f"http://127.0.0.1:{port}", timeout=30) as client,
+    ):
+        assert client.get(f"http://127.0.0.1:{origin}/clean.pdf").content == CLEAN
+        assert client.get(f"http://127.0.0.1:{origin}/eicar.com").status_code == 403
+        try:
+            body = client.get(f"http://127.0.0.1:{origin}/big-eicar.bin").content
+        except httpx.HTTPError:
+            body = b""
+        assert EICAR not in body

@@ -92,6 +92,22 @@ def _b_case(w: World, s: Session) -> str:
     return str(row.id)
 
 
+def _b_quarantine_item(w: World, s: Session) -> str:
+    """A quarantined object of tenant B in the app's quarantine store (scan area)."""
+    from pathlib import Path
+
+    from foundation_db import make_settings
+    from mamori.scan.quarantine import QuarantineStore
+
+    url = s.get_bind().url
+    settings = make_settings(Path(str(url.database)).parent, str(url))
+    store = QuarantineStore.from_settings(settings)
+    for item in store.list(tenant=w.tenant_b.slug):
+        if item.status == "quarantined":
+            return item.id
+    return store.put(b"tenant B content", name="b.bin", tenant=w.tenant_b.slug, kind="file").id
+
+
 PATH_PARAMS: dict[str, PathParam] = {
     "tenant_id": lambda w, _s: str(w.tenant_b.id),
     "user_id": lambda w, _s: str(w.viewer_b.id),
@@ -102,6 +118,7 @@ PATH_PARAMS: dict[str, PathParam] = {
     "item_id": lambda _w, _s: "1",
     "label": lambda _w, _s: "1",
     "sha256": guideline_b_evidence,
+    "quarantine_id": _b_quarantine_item,
 }
 
 BODIES: dict[tuple[str, str], BodyFactory] = {

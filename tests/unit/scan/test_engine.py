@@ -161,3 +161,22 @@ def test_walker_crash_is_an_error_reason(monkeypatch, engine):
     verdict = engine.scan_bytes(b"PK\x03\x04 not really", name="a.zip")
     assert verdict.outcome is Outcome.QUARANTINED
     assert "IndexError" in verdict.reasons[-1].detail
+
+
+def test_sha256_async_matches_hashlib_for_small_and_large_objects():
+    import hashlib
+
+    from mamori.scan.engine import sha256_async
+
+    for data in (b"", b"small", bytes(range(256)) * 4096):
+        assert sha256_async(data).result() == hashlib.sha256(data).hexdigest()
+    big = bytes(range(256)) * 4096
+    assert sha256_async(memoryview(big)).result() == hashlib.sha256(big).hexdigest()
+
+
+def test_large_objects_carry_their_sha256_in_the_verdict(engine):
+    import hashlib
+
+    data = b"parts list\n" * 100_000
+    verdict = engine.scan_bytes(data, name="big.txt")
+    assert verdict.clean and verdict.sha256 == hashlib.sha256(data).hexdigest()

@@ -10,7 +10,6 @@ quarantined or held per the tenant's policy; see :mod:`mamori.scan.mail.ppap`.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import ssl
 from collections.abc import Callable, Sequence
@@ -24,7 +23,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from mamori.config import Settings
 from mamori.model import Event
-from mamori.scan.engine import ScanEngine
+from mamori.scan.engine import ScanEngine, sha256_async
 from mamori.scan.events import verdict_event
 from mamori.scan.mail.message import ParsedMessage, parse_message
 from mamori.scan.mail.notify import Notifier, SmtpNotifier
@@ -175,7 +174,8 @@ class MailGateway:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        self._executor.shutdown(wait=True)
+        # wait for running scans off the loop: their event callbacks may need the loop
+        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown)
 
     async def _sweep(self) -> None:
         loop = asyncio.get_running_loop()
@@ -233,6 +233,7 @@ class MailGateway:
         self, parsed: ParsedMessage, raw: bytes, policy: Policy, passwords: Sequence[str] = ()
     ) -> Verdict:
         """One verdict for the whole message: every part, plus MIME defects."""
+        digest = sha256_async(raw)  # overlaps with the scans of the parts
         reasons: list[Reason] = []
         if parsed.defects:
             reasons.append(
@@ -265,7 +266,7 @@ class MailGateway:
             reasons=tuple(reasons),
             name=parsed.subject or parsed.message_id or "message",
             size=len(raw),
-            sha256=hashlib.sha256(raw).hexdigest(),
+            sha256=digest.result(),
             detected_type="message/rfc822",
             items_scanned=items,
             extra={"decrypted": decrypted} if decrypted else {},

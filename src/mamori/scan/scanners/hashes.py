@@ -72,7 +72,10 @@ class HashScanner(Scanner):
         for length, algo in ((32, "md5"), (40, "sha1"), (64, "sha256")):
             if length not in self._lengths:
                 continue
-            digest = hashlib.new(algo, item.data, usedforsecurity=False).hexdigest()
+            if algo == "sha256" and item.sha256 is not None:
+                digest = item.sha256()  # the engine's digest of this object: hashed once
+            else:
+                digest = hashlib.new(algo, item.data, usedforsecurity=False).hexdigest()
             name = self.iocs.get(digest)
             if name is not None:
                 detail = f"{algo}:{digest}" + (f" ({name})" if name != digest else "")

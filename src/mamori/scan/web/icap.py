@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -56,6 +56,13 @@ class IcapConfig:
     # is done; blocked content then ends in an aborted (truncated) transfer, never a complete one.
     trickle: bool = True
     trickle_holdback: int = 16 * 1024
+    # Optional buffering before trickling: keep the whole body (up to ``buffer_bytes``) and
+    # answer only after the scan, so blocked content gets the block page. An ICAP client that
+    # sends the whole body without waiting for the answer gets that; one that stops sending
+    # (Squid 5 stops after 64 KiB until the adapted body flows) is detected by ``buffer_stall``
+    # seconds without data, and the transfer falls back to trickling. 0 = trickle at once.
+    buffer_bytes: int = 0
+    buffer_stall: float = 0.5
     workers: int = 4
     options_ttl: int = 3600
     service_name: str = "mamori ICAP content scanner"
@@ -130,7 +137,8 @@ class IcapServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        self._executor.shutdown(wait=True)
+        # wait for running scans off the loop: their event callbacks may need the loop
+        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown)
 
     # -- connection -------------------------------------------------------------------------
 
@@ -223,24 +231,37 @@ class IcapServer:
         if preview and not ieof:
             writer.write(b"ICAP/1.0 100 Continue\r\n\r\n")
             request.continued = True
-            if (
+            trickle = (
                 self.config.trickle
                 and request.method == "RESPMOD"
                 and not request.allow_204
                 and request.service == "respmod"
-            ):
-                request.streaming = True
-                res_hdr = request.sections.get("res-hdr", b"")
-                writer.write(
-                    (
-                        "ICAP/1.0 200 OK\r\n"
-                        f"ISTag: {self.istag}\r\n"
-                        f"Encapsulated: res-hdr=0, res-body={len(res_hdr)}\r\n\r\n"
-                    ).encode("ascii")
-                    + res_hdr
-                )
+            )
+            if trickle and self.config.buffer_bytes <= 0:
+                await self._start_streaming(request, writer)
             await writer.drain()
-            await self._read_chunks(reader, request, limit, writer if request.streaming else None)
+            await self._read_chunks(reader, request, limit, writer if trickle else None)
+
+    async def _start_streaming(self, request: IcapRequest, writer: asyncio.StreamWriter) -> None:
+        """Begin the 200 answer (unchanged headers) before the scan: trickle mode."""
+        request.streaming = True
+        res_hdr = request.sections.get("res-hdr", b"")
+        writer.write(
+            (
+                "ICAP/1.0 200 OK\r\n"
+                f"ISTag: {self.istag}\r\n"
+                f"Encapsulated: res-hdr=0, res-body={len(res_hdr)}\r\n\r\n"
+            ).encode("ascii")
+            + res_hdr
+        )
+        self._echo(request, writer)
+        await writer.drain()
+
+    def _echo(self, request: IcapRequest, writer: asyncio.StreamWriter) -> None:
+        upto = len(request.body) - self.config.trickle_holdback
+        if upto > request.sent:
+            writer.write(_chunk(bytes(request.body[request.sent : upto])))
+            request.sent = upto
 
     async def _read_chunks(
         self,
@@ -252,11 +273,23 @@ class IcapServer:
         """Read chunks up to the terminating zero chunk; returns True on ``ieof``.
 
         With ``echo`` (trickle mode) the body is written back as it arrives, except for the
-        last ``trickle_holdback`` bytes.
+        last ``trickle_holdback`` bytes; while ``buffer_bytes`` allows, the echo waits until
+        the body is over that size or the client stops sending for ``buffer_stall`` seconds.
         """
+
+        async def recv(read: Callable[[], Awaitable[bytes]]) -> bytes:
+            if echo is None or request.streaming:
+                return await read()
+            try:  # a StreamReader read that times out consumes nothing
+                return await asyncio.wait_for(read(), self.config.buffer_stall)
+            except TimeoutError:
+                log.debug("ICAP client stopped sending at %d bytes: trickling", len(request.body))
+                await self._start_streaming(request, echo)
+                return await read()
+
         while True:
             try:
-                line = await reader.readuntil(b"\r\n")
+                line = await recv(lambda: reader.readuntil(b"\r\n"))
             except asyncio.LimitOverrunError as exc:
                 raise IcapBadRequest("chunk size line too long") from exc
             size_text, _, ext = line[:-2].partition(b";")
@@ -267,27 +300,30 @@ class IcapServer:
             if size < 0:
                 raise IcapBadRequest("negative chunk size")
             if size == 0:
-                trailer = await reader.readuntil(b"\r\n")
+                trailer = await recv(lambda: reader.readuntil(b"\r\n"))
                 while trailer != b"\r\n":  # skip trailer headers
-                    trailer = await reader.readuntil(b"\r\n")
+                    trailer = await recv(lambda: reader.readuntil(b"\r\n"))
                 return ext.strip() == b"ieof"
             remaining = size
             while remaining:
-                data = await reader.readexactly(min(remaining, 256 * 1024))
+                want = min(remaining, 256 * 1024)
+                data = await recv(lambda want=want: reader.readexactly(want))  # type: ignore[misc]
                 remaining -= len(data)
                 if len(request.body) + len(data) > limit:
                     request.overflow = True  # keep draining, stop keeping
                 else:
                     request.body += data
-            if await reader.readexactly(2) != b"\r\n":
+            if await recv(lambda: reader.readexactly(2)) != b"\r\n":
                 raise IcapBadRequest("chunk not terminated by CRLF")
             if echo is not None:
-                if request.overflow:
-                    raise ConnectionAbortedError("body over the scan limit in trickle mode")
-                upto = len(request.body) - self.config.trickle_holdback
-                if upto > request.sent:
-                    echo.write(_chunk(bytes(request.body[request.sent : upto])))
-                    request.sent = upto
+                if not request.streaming and (
+                    request.overflow or len(request.body) > self.config.buffer_bytes
+                ):
+                    await self._start_streaming(request, echo)
+                if request.streaming:
+                    if request.overflow:
+                        raise ConnectionAbortedError("body over the scan limit in trickle mode")
+                    self._echo(request, echo)
                     await echo.drain()
 
     # -- services ---------------------------------------------------------------------------

@@ -35,6 +35,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "mamori.web.routers.service",
     "mamori.web.routers.guideline",
     "mamori.web.routers.guideline_ui",
+    "mamori.web.routers.quarantine",
 )
 
 #: Paths reachable without logging in. Everything else must refuse anonymous callers

@@ -44,3 +44,46 @@ def test_bad_hash_line_names_file_and_line(tmp_path):
     assert f"{path}:2" in str(info.value)
     with pytest.raises(ConfigError):
         load_hash_file(tmp_path / "missing.txt")
+
+
+def test_sha256_of_the_object_is_taken_from_the_engine_when_given():
+    known = hashlib.sha256(b"the real bytes").hexdigest()
+    scanner = HashScanner.from_hashes([known])
+    calls = []
+
+    def digest() -> str:
+        calls.append(1)
+        return known
+
+    hits = scanner.scan(ScanItem(data=b"the real bytes", sha256=digest))
+    assert [r.code for r in hits] == ["hash_ioc"] and calls == [1]
+    assert scanner.scan(ScanItem(data=b"the real bytes"))[0].detail == f"sha256:{known}"
+
+
+def test_engine_hashes_a_large_object_once_for_verdict_and_ioc(monkeypatch):
+    from mamori.scan import engine as engine_module
+    from mamori.scan.engine import ScanEngine
+    from mamori.scan.scanners import hashes as hashes_module
+
+    data = b"invoice " * 100_000
+    known = hashlib.sha256(data).hexdigest()
+    eng = ScanEngine.from_options(ScanOptions(scanners=("hashes",), hashes=frozenset({known})))
+    counted = []
+    real = engine_module._started_sha256
+
+    def counting(payload, started):
+        counted.append(len(payload))
+        return real(payload, started)
+
+    monkeypatch.setattr(engine_module, "_started_sha256", counting)
+
+    class NoSecondSha256:
+        @staticmethod
+        def new(algo, data, usedforsecurity=True):
+            assert algo != "sha256", "the object was hashed a second time"
+            return hashlib.new(algo, data, usedforsecurity=usedforsecurity)
+
+    monkeypatch.setattr(hashes_module, "hashlib", NoSecondSha256)
+    verdict = eng.scan_bytes(data, name="big.bin")
+    assert verdict.sha256 == known and not verdict.clean
+    assert [r.code for r in verdict.reasons] == ["hash_ioc"] and counted == [len(data)]

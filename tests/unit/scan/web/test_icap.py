@@ -306,3 +306,68 @@ def test_gzip_content_encoding_is_looked_into(icap):
     response = icap_request(icap.port, "RESPMOD", "respmod", req_hdr=REQ, res_hdr=res, body=body)
     assert response.status == 200
     assert response.http_head.startswith(b"HTTP/1.1 403")
+
+
+def test_buffering_answers_large_blocked_bodies_with_the_block_page(engine, tmp_path):
+    body = bytes(range(256)) * 800  # 200 KiB: trickled without buffering
+    server = IcapServer(engine, IcapConfig(port=0, buffer_bytes=1 << 20, buffer_stall=5.0))
+    with ServiceThread(server):
+
+        def ask(data: bytes):
+            return icap_request(
+                server.port,
+                "RESPMOD",
+                "respmod",
+                req_hdr=REQ,
+                res_hdr=_res(len(data)),
+                body=data,
+                preview=1024,
+                allow_204=False,
+            )
+
+        bad = ask(body + EICAR)
+        assert bad.status == 200 and bad.http_head.startswith(b"HTTP/1.1 403 Forbidden")
+        assert EICAR not in bad.body and "EICAR" in bad.body.decode("utf-8")
+        clean = ask(body)
+        assert clean.http_head == _res(len(body)) and clean.body == body
+        over = body * 6  # over buffer_bytes: trickled, a blocked one is cut off
+        assert ask(over).body == over
+        with pytest.raises(ValueError):
+            ask(over + EICAR)
+
+
+def test_buffering_falls_back_to_trickling_when_the_client_waits(engine):
+    """A client that stops sending until the answer flows (as Squid does after 64 KiB) is
+    not left waiting: after ``buffer_stall`` seconds the body is echoed as it arrives."""
+    import socket
+
+    body = bytes(range(256)) * 800
+    server = IcapServer(engine, IcapConfig(port=0, buffer_bytes=1 << 20, buffer_stall=0.2))
+    with ServiceThread(server), socket.create_connection(("127.0.0.1", server.port)) as sock:
+        res = _res(len(body))
+        head = (
+            f"RESPMOD icap://127.0.0.1:{server.port}/respmod ICAP/1.0\r\n"
+            f"Host: x\r\nPreview: 0\r\nEncapsulated: req-hdr=0, res-hdr={len(REQ)},"
+            f" res-body={len(REQ) + len(res)}\r\n\r\n"
+        ).encode()
+        sock.sendall(head + REQ + res + b"0\r\n\r\n")
+        reader = sock.makefile("rb")
+        assert b"100 Continue" in reader.readline()
+        reader.readline()
+        first = body[: 64 * 1024]
+        sock.sendall(f"{len(first):x}\r\n".encode() + first + b"\r\n")
+        sock.settimeout(10)
+        assert reader.readline().startswith(b"ICAP/1.0 200")  # answer started while waiting
+        rest = body[len(first) :]
+        sock.sendall(f"{len(rest):x}\r\n".encode() + rest + b"\r\n0\r\n\r\n")
+        while reader.readline() not in (b"\r\n", b""):
+            pass
+        assert reader.read(len(res)) == res
+        echoed = b""
+        while True:
+            size = int(reader.readline().strip(), 16)
+            if size == 0:
+                break
+            echoed += reader.read(size)
+            reader.readline()
+        assert echoed == body

@@ -1,0 +1,1 @@
+"""Background-service factories and sinks that connect areas to the bus and the store."""
