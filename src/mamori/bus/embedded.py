@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -348,6 +349,7 @@ class EmbeddedBus:
         self.dedup_window = dedup_window
         self._segments: list[_Segment] = []
         self._fd: int | None = None
+        self._lock_fd: int | None = None
         self._next_seq = 1
         self._committed_seq = 0
         self._total_bytes = 0
@@ -372,8 +374,13 @@ class EmbeddedBus:
             return
         (self.directory / "segments").mkdir(parents=True, exist_ok=True)
         (self.directory / "consumers").mkdir(parents=True, exist_ok=True)
-        self._recover_segments()
-        self._load_consumers()
+        self._lock_spool()
+        try:
+            self._recover_segments()
+            self._load_consumers()
+        except BaseException:
+            self._unlock_spool()
+            raise
         self._closed = False
         self._error = None
         self._wakeup = asyncio.Event()
@@ -406,6 +413,33 @@ class EmbeddedBus:
                 os.fsync(self._fd)
             os.close(self._fd)
             self._fd = None
+        self._unlock_spool()
+
+    def _lock_spool(self) -> None:
+        """Take the spool for this process alone: two writers would interleave records.
+
+        Raises:
+            BusError: another process (or another bus object) has the spool open.
+        """
+        path = self.directory / "LOCK"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
+            os.close(fd)
+            raise BusError(
+                f"spool {self.directory} is in use by another mamori process (pid {holder}); "
+                "send to the running one (HTTP intake) or use a NATS bus"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
+    def _unlock_spool(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing releases the flock
+            self._lock_fd = None
 
     async def __aenter__(self) -> EmbeddedBus:
         await self.start()

@@ -227,3 +227,17 @@ async def test_deleting_a_consumer_releases_its_spool(tmp_path):
         assert await bus.delete_consumer("slow") is True
         assert await bus.delete_consumer("slow") is False
         assert bus.stats()["segments"] == 1
+
+
+async def test_a_second_bus_on_the_same_spool_is_refused_until_the_first_closes(tmp_path):
+    from mamori.bus.base import BusError
+    from mamori.bus.embedded import EmbeddedBus
+
+    first = EmbeddedBus(tmp_path / "spool", fsync="never")
+    await first.start()
+    second = EmbeddedBus(tmp_path / "spool", fsync="never")
+    with pytest.raises(BusError, match="in use by another mamori process"):
+        await second.start()
+    await first.close()
+    await second.start()  # the lock went with the first bus
+    await second.close()
