@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from mamori.bus.base import BusError
 from mamori.cli.wiring.scan import (
     BusVerdictSink,
     StoreAuditSink,
@@ -117,7 +118,11 @@ def _event_sink(
     if events is not None:
         return JsonLines(events).event, lambda: None
     if is_configured(settings):
-        sink = BusVerdictSink(settings, batch=batch)
+        try:
+            sink = BusVerdictSink(settings, batch=batch)
+        except BusError as exc:  # e.g. the spool belongs to a running `mamori up`
+            typer.echo(f"warning: verdict events not published: {exc}", err=True)
+            return None, lambda: None
         return sink.event, sink.close
     return None, lambda: None
 
