@@ -23,6 +23,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import ahocorasick
@@ -30,6 +31,7 @@ import ahocorasick
 from mamori.detect.base import Detector, detectors
 from mamori.detect.correlate.correlator import Correlator
 from mamori.detect.sigma.backend import IR
+from mamori.detect.sigma.codecache import CodeCache, code_cache_path
 from mamori.detect.sigma.loader import DetectionRule, RuleProblem, RuleSet
 from mamori.detect.sigma.matcher import (
     LeafCache,
@@ -49,6 +51,7 @@ from mamori.model import Alert, Event, Severity
 log = logging.getLogger(__name__)
 
 RouteKey = tuple[str, str | None, int | None]
+_second = itemgetter(1)
 MAX_ROUTES = 4096
 
 
@@ -75,20 +78,35 @@ class _Matcher:
         "leaf_cache",
         "fields",
         "named",
+        "code_cache",
+        "analysed",
     )
 
-    def __init__(self, index: int, rule: DetectionRule, ir: IR) -> None:
+    def __init__(self, index: int, rule: DetectionRule, ir: IR, code_cache: CodeCache) -> None:
         self.index = index
+        self.code_cache = code_cache
         self.rule = rule
         self.ir = ir
         self.pred: Predicate | None = None
-        self.named = frozenset(fields_of(ir))
-        self.fields: frozenset[str] | None = None if needs_all_fields(ir) else self.named
-        # keyword rules search every field: always candidates, so that the prefilter only
-        # scans the fields the other rules name
-        self.literals = required_literals(ir) if self.fields is not None else None
+        self.analysed = False
+        self.named: frozenset[str] = frozenset()
+        self.fields: frozenset[str] | None = None
+        self.literals: frozenset[str] | None = None
         self.broken = False
         self.leaf_cache: LeafCache | None = None
+
+    def analyse(self) -> None:
+        """Fields and prefilter literals, worked out when a route first needs the rule."""
+        if self.analysed:
+            return
+        ir = self.ir
+        self.named = frozenset(fields_of(ir))
+        self.fields = None if needs_all_fields(ir) else self.named
+        # a keyword rule's literals occur somewhere in the whole haystack: routes with
+        # keyword rules scan every value, the others only the values their rules name
+        literals = required_literals(ir)
+        self.literals = None if literals is None else frozenset(fold(x) for x in literals)
+        self.analysed = True
 
     def matched(
         self,
@@ -98,12 +116,12 @@ class _Matcher:
         t: datetime,
     ) -> dict[str, Any]:
         if self.leaf_cache is None:
-            self.leaf_cache = LeafCache(self.ir)
+            self.leaf_cache = LeafCache(self.ir, self.code_cache)
         return matched_fields(self.leaf_cache, f, l, h, t)
 
     def predicate(self) -> Predicate:
         if self.pred is None:
-            self.pred = compile_predicate(self.ir, f"<sigma {self.rule.path}>")
+            self.pred = compile_predicate(self.ir, f"<sigma {self.rule.path}>", self.code_cache)
         return self.pred
 
 
@@ -163,10 +181,12 @@ class SigmaEngine(Detector):
         self._needed_by_correlation = self.correlator.rule_ids
         self._deferred: list[tuple[Any, int, str, Event]] = []
         self._matchers: list[_Matcher] = []
+        cache_dir = ruleset.cache_dir
+        self.code_cache = CodeCache(code_cache_path(cache_dir) if cache_dir else None)
         self._by_key: dict[RouteKey, list[int]] = {}
         for rule in ruleset.rules:
             for route, ir in rule.variants:
-                matcher = _Matcher(len(self._matchers), rule, ir)
+                matcher = _Matcher(len(self._matchers), rule, ir, self.code_cache)
                 self._matchers.append(matcher)
                 keys = route.route_keys()
                 eids = required_event_ids(ir)
@@ -202,12 +222,14 @@ class SigmaEngine(Detector):
         always: list[int] = []
         lit_ids: dict[str, list[int]] = {}
         for i in ids:
-            literals = self._matchers[i].literals
+            matcher = self._matchers[i]
+            matcher.analyse()
+            literals = matcher.literals
             if literals is None:
                 always.append(i)
             else:
                 for lit in literals:
-                    lit_ids.setdefault(fold(lit), []).append(i)
+                    lit_ids.setdefault(lit, []).append(i)
         automaton = None
         by_literal: list[tuple[int, ...]] = []
         if lit_ids:
@@ -248,13 +270,12 @@ class SigmaEngine(Detector):
             return []
         fields = event.fields
         if bucket.fields is None:  # keyword rules: their haystack is every value
-            lowered, scan = prepare(fields, bucket.named)
+            lowered = prepare(fields, bucket.named)[0]
             haystack = full_haystack(fields)
         else:
             lowered, haystack = prepare(fields, bucket.fields)
-            scan = haystack
         if bucket.automaton is not None:
-            hits = {n for _, n in bucket.automaton.iter(fold(scan))}
+            hits = set(map(_second, bucket.automaton.iter(fold(haystack))))
             if hits:
                 by_literal = bucket.by_literal
                 cands: set[int] = set(bucket.always)
@@ -347,7 +368,12 @@ class SigmaEngine(Detector):
         out.extend(self.correlator.flush())
         out = self._level_ok(out)
         self.stats.alerts += len(out)
+        self.save_code_cache()
         return out
+
+    def save_code_cache(self) -> bool:
+        """Keep the bytecode compiled so far for the next start (see :mod:`.codecache`)."""
+        return self.code_cache.save()
 
 
 __all__ = ["EngineStats", "SigmaEngine"]

@@ -26,6 +26,7 @@ from typing import Any
 import ahocorasick
 
 from mamori.detect.sigma.backend import IR
+from mamori.detect.sigma.codecache import CodeCache
 from mamori.detect.sigma.safety import MAX_REGEX_INPUT, python_flags, sre_constants, sre_parse
 
 Predicate = Callable[[dict[str, Any], dict[str, str], str, datetime], bool]
@@ -357,18 +358,26 @@ class _Gen:
         return "(" + " or ".join(parts) + ")"
 
 
-def compile_predicate(ir: IR, name: str = "<rule>") -> Predicate:
+def compile_predicate(
+    ir: IR, name: str = "<rule>", code_cache: CodeCache | None = None
+) -> Predicate:
     """Compile one IR tree into a predicate; raises ValueError on malformed IR."""
-    return compile_predicates([ir], name)[0]
+    return compile_predicates([ir], name, code_cache)[0]
 
 
-def compile_predicates(irs: list[IR], name: str = "<rule>") -> list[Predicate]:
-    """Compile several IR trees with one ``compile()`` call (cheaper than one each)."""
+def compile_predicates(
+    irs: list[IR], name: str = "<rule>", code_cache: CodeCache | None = None
+) -> list[Predicate]:
+    """Compile several IR trees with one ``compile()`` call (cheaper than one each).
+
+    With ``code_cache`` the bytecode of the generated source is taken from (and added to)
+    that cache; constants (regexes, automata) are always built anew from the IR.
+    """
     gen = _Gen()
     source = "(" + "".join(f"lambda f, l, h, t: {gen.expr(ir)}," for ir in irs) + ")"
     namespace = dict(_HELPERS)
     namespace["K"] = gen.consts
-    code = compile(source, name, "eval")
+    code = compile(source, name, "eval") if code_cache is None else code_cache.compile(source, name)
     predicates: tuple[Predicate, ...] = eval(code, namespace)  # noqa: S307 - generated from IR
     return list(predicates)
 
@@ -555,11 +564,11 @@ class LeafCache:
 
     __slots__ = ("entries",)
 
-    def __init__(self, ir: IR) -> None:
+    def __init__(self, ir: IR, code_cache: CodeCache | None = None) -> None:
         self.entries: list[tuple[IR, Predicate | None, list[str]]] = []
         chosen = [leaf for leaf, negated in leaves(ir) if not negated]
         try:
-            preds: list[Predicate | None] = list(compile_predicates(chosen))
+            preds: list[Predicate | None] = list(compile_predicates(chosen, "<leaves>", code_cache))
         except (ValueError, re.error, SyntaxError):
             preds = [None] * len(chosen)
         for leaf, pred in zip(chosen, preds, strict=True):
