@@ -371,6 +371,13 @@ class SigmaEngine(Detector):
         self.save_code_cache()
         return out
 
+    def sweep(self, now: datetime) -> list[Alert]:
+        """Streaming: close the correlation windows that ended before ``now`` and return
+        what they decide (the "at most" conditions); state of closed windows is freed."""
+        out = self._level_ok(self.correlator.sweep(now))
+        self.stats.alerts += len(out)
+        return out
+
     def save_code_cache(self) -> bool:
         """Keep the bytecode compiled so far for the next start (see :mod:`.codecache`)."""
         return self.code_cache.save()

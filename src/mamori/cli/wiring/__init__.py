@@ -1,0 +1,1 @@
+"""Factories that wire the areas' background services into ``mamori up`` / ``mamori worker``."""
