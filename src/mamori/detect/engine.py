@@ -7,9 +7,11 @@ How an event is evaluated:
    ``data_type`` prefixes. The merged rule list of each route is built once and cached.
 2. **Prefilter.** Each rule has a set of literals of which one must appear in some field of
    any event it matches (:func:`~mamori.detect.sigma.matcher.required_literals`). One
-   Aho-Corasick automaton per route scans the event's lower-cased values; only rules whose
+   Aho-Corasick automaton per route scans the lower-cased values of the fields the route's
+   rules name, a second one (the literals of keyword rules) every value; only rules whose
    literal was seen, plus the rules without such literals, are candidates.
-3. **Evaluate** the candidates' compiled predicates (compiled lazily, on first use).
+3. **Evaluate** the candidates' compiled predicates (compiled lazily, on first use; their
+   bytecode is kept in the rule cache folder, :mod:`~mamori.detect.sigma.codecache`).
 
 Matches of rules referenced by correlation rules go to the :class:`Correlator`, either
 immediately (streaming) or, with ``defer_correlation=True``, sorted by time at :meth:`flush`
@@ -31,7 +33,7 @@ import ahocorasick
 from mamori.detect.base import Detector, detectors
 from mamori.detect.correlate.correlator import Correlator
 from mamori.detect.sigma.backend import IR
-from mamori.detect.sigma.codecache import CodeCache, code_cache_path
+from mamori.detect.sigma.codecache import Analysis, CodeCache, code_cache_path
 from mamori.detect.sigma.loader import DetectionRule, RuleProblem, RuleSet
 from mamori.detect.sigma.matcher import (
     LeafCache,
@@ -100,13 +102,28 @@ class _Matcher:
         if self.analysed:
             return
         ir = self.ir
-        self.named = frozenset(fields_of(ir))
-        self.fields = None if needs_all_fields(ir) else self.named
-        # a keyword rule's literals occur somewhere in the whole haystack: routes with
-        # keyword rules scan every value, the others only the values their rules name
+        # a keyword rule's literals occur somewhere in the whole haystack (every value)
         literals = required_literals(ir)
-        self.literals = None if literals is None else frozenset(fold(x) for x in literals)
+        self.restore(
+            (
+                tuple(fields_of(ir)),
+                needs_all_fields(ir),
+                None if literals is None else tuple(sorted({fold(x) for x in literals})),
+            )
+        )
+
+    def restore(self, analysis: Analysis) -> None:
+        named, keyword, literals = analysis
+        self.named = frozenset(named)
+        self.fields = None if keyword else self.named
+        self.literals = None if literals is None else frozenset(literals)
         self.analysed = True
+
+    def analysis(self) -> Analysis | None:
+        if not self.analysed:
+            return None
+        literals = None if self.literals is None else tuple(sorted(self.literals))
+        return (tuple(sorted(self.named)), self.fields is None, literals)
 
     def matched(
         self,
@@ -132,6 +149,21 @@ class _Bucket:
     by_literal: list[tuple[int, ...]] = field(default_factory=list)
     fields: frozenset[str] | None = None  # fields the bucket's rules read (None: all)
     named: frozenset[str] = frozenset()  # fields named by its rules when ``fields`` is None
+    kw_automaton: Any = None  # keyword rules' literals, scanned over every value
+    kw_by_literal: list[tuple[int, ...]] = field(default_factory=list)
+
+
+def _automaton(lit_ids: dict[str, list[int]]) -> tuple[Any, list[tuple[int, ...]]]:
+    """An Aho-Corasick automaton over the literals, and the matchers of each literal."""
+    if not lit_ids:
+        return None, []
+    automaton = ahocorasick.Automaton()
+    by_literal: list[tuple[int, ...]] = []
+    for n, (lit, matcher_ids) in enumerate(lit_ids.items()):
+        automaton.add_word(lit, n)
+        by_literal.append(tuple(matcher_ids))
+    automaton.make_automaton()
+    return automaton, by_literal
 
 
 def _route_key(event: Event) -> RouteKey:
@@ -194,6 +226,11 @@ class SigmaEngine(Detector):
                     keys = [narrowed for k in keys for narrowed in _narrow(k, eids)]
                 for key in dict.fromkeys(keys):
                     self._by_key.setdefault(key, []).append(matcher.index)
+        stored = self.code_cache.analysis(ruleset.digest)
+        if stored is not None and len(stored) == len(self._matchers):
+            for matcher, analysis in zip(self._matchers, stored, strict=True):
+                if analysis is not None:
+                    matcher.restore(analysis)
         self._buckets: OrderedDict[RouteKey, _Bucket] = OrderedDict()
         self._shared: dict[tuple[int, ...], _Bucket] = {}
 
@@ -221,6 +258,7 @@ class SigmaEngine(Detector):
             return shared
         always: list[int] = []
         lit_ids: dict[str, list[int]] = {}
+        kw_ids: dict[str, list[int]] = {}
         for i in ids:
             matcher = self._matchers[i]
             matcher.analyse()
@@ -228,16 +266,13 @@ class SigmaEngine(Detector):
             if literals is None:
                 always.append(i)
             else:
+                # keyword rules' literals are looked for in every value, the others' only
+                # in the values the route's rules name
+                target = kw_ids if matcher.fields is None else lit_ids
                 for lit in literals:
-                    lit_ids.setdefault(lit, []).append(i)
-        automaton = None
-        by_literal: list[tuple[int, ...]] = []
-        if lit_ids:
-            automaton = ahocorasick.Automaton()
-            for n, (lit, matcher_ids) in enumerate(lit_ids.items()):
-                automaton.add_word(lit, n)
-                by_literal.append(tuple(matcher_ids))
-            automaton.make_automaton()
+                    target.setdefault(lit, []).append(i)
+        automaton, by_literal = _automaton(lit_ids)
+        kw_automaton, kw_by_literal = _automaton(kw_ids)
         needed: set[str] = set()
         everything = False
         for i in ids:
@@ -250,6 +285,8 @@ class SigmaEngine(Detector):
             by_literal,
             None if everything else frozenset(needed),
             frozenset(needed) if everything else frozenset(),
+            kw_automaton,
+            kw_by_literal,
         )
         if len(self._shared) < MAX_ROUTES:
             self._shared[tuple(ids)] = bucket
@@ -266,26 +303,32 @@ class SigmaEngine(Detector):
         """Alerts for one event (detections, and correlations when not deferred)."""
         self.stats.events += 1
         bucket = self._bucket(_route_key(event))
-        if not bucket.always and bucket.automaton is None:
+        if not bucket.always and bucket.automaton is None and bucket.kw_automaton is None:
             return []
         fields = event.fields
         if bucket.fields is None:  # keyword rules: their haystack is every value
-            lowered = prepare(fields, bucket.named)[0]
+            lowered, scan = prepare(fields, bucket.named)
             haystack = full_haystack(fields)
         else:
             lowered, haystack = prepare(fields, bucket.fields)
+            scan = haystack
+        cands: set[int] | None = None
         if bucket.automaton is not None:
-            hits = set(map(_second, bucket.automaton.iter(fold(haystack))))
+            hits = set(map(_second, bucket.automaton.iter(fold(scan))))
             if hits:
+                cands = set(bucket.always)
                 by_literal = bucket.by_literal
-                cands: set[int] = set(bucket.always)
                 for n in hits:
                     cands.update(by_literal[n])
-                candidates: Sequence[int] = sorted(cands)
-            else:
-                candidates = bucket.always
-        else:
-            candidates = bucket.always
+        if bucket.kw_automaton is not None:
+            hits = set(map(_second, bucket.kw_automaton.iter(fold(haystack))))
+            if hits:
+                if cands is None:
+                    cands = set(bucket.always)
+                by_literal = bucket.kw_by_literal
+                for n in hits:
+                    cands.update(by_literal[n])
+        candidates: Sequence[int] = bucket.always if cands is None else sorted(cands)
         self.stats.candidates += len(candidates)
         alerts: list[Alert] = []
         ts = event.timestamp
@@ -379,7 +422,11 @@ class SigmaEngine(Detector):
         return out
 
     def save_code_cache(self) -> bool:
-        """Keep the bytecode compiled so far for the next start (see :mod:`.codecache`)."""
+        """Keep the bytecode compiled and the rules analysed so far for the next start
+        (see :mod:`~mamori.detect.sigma.codecache`); True when the cache file was written."""
+        self.code_cache.keep_analysis(
+            self.ruleset.digest, [matcher.analysis() for matcher in self._matchers]
+        )
         return self.code_cache.save()
 
 

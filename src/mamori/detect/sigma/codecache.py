@@ -38,12 +38,43 @@ def code_cache_path(cache_dir: Path) -> Path:
     return cache_dir / f"sigma-code-{_MAGIC}.marshal"
 
 
+Analysis = tuple[tuple[str, ...], bool, tuple[str, ...] | None]
+"""What the engine works out per rule variant: fields named, keyword search, literals."""
+
+_ANALYSER = hashlib.sha256(
+    (Path(__file__).resolve().parent / "matcher.py").read_bytes()
+).hexdigest()[:16]
+"""Analyses are only reused by the very analysing code that produced them."""
+
+
+def _valid_analysis(item: object) -> bool:
+    if item is None:
+        return True
+    if not (isinstance(item, tuple) and len(item) == 3):
+        return False
+    named, keyword, literals = item
+    return (
+        isinstance(named, tuple)
+        and all(isinstance(x, str) for x in named)
+        and isinstance(keyword, bool)
+        and (
+            literals is None
+            or (isinstance(literals, tuple) and all(isinstance(x, str) for x in literals))
+        )
+    )
+
+
 class CodeCache:
-    """Code objects by (name, generated source); optionally loaded from and saved to a file."""
+    """Code objects by (name, generated source); optionally loaded from and saved to a file.
+
+    It also keeps the per-variant rule analysis of a rule set (:data:`Analysis`, by the rule
+    set's digest), which an engine would otherwise redo on every start.
+    """
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
         self.codes: dict[str, CodeType] = {}
+        self.analyses: dict[str, list[Analysis | None]] = {}
         self.hits = 0
         self.misses = 0
         self._dirty = False
@@ -64,12 +95,36 @@ class CodeCache:
         except (EOFError, ValueError, TypeError) as exc:
             log.warning("ignoring corrupt predicate cache %s: %s", path, exc)
             return
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or not isinstance(data.get("codes"), dict):
             log.warning("ignoring predicate cache %s: not a mapping", path)
             return
-        for key, code in data.items():
+        for key, code in data["codes"].items():
             if isinstance(key, str) and isinstance(code, CodeType):
                 self.codes[key] = code
+        analyses = data.get("analyses")
+        if isinstance(analyses, dict):
+            for key, items in analyses.items():
+                valid = isinstance(items, list) and all(_valid_analysis(i) for i in items)
+                if isinstance(key, str) and valid:
+                    self.analyses[key] = items
+
+    def analysis(self, digest: str) -> list[Analysis | None] | None:
+        """The stored analysis of the rule set with ``digest``, if any."""
+        if not digest:
+            return None
+        return self.analyses.get(f"{digest}:{_ANALYSER}")
+
+    def keep_analysis(self, digest: str, items: list[Analysis | None]) -> None:
+        """Remember the analysis of a rule set (written by the next :meth:`save`)."""
+        if not digest:
+            return
+        key = f"{digest}:{_ANALYSER}"
+        if self.analyses.get(key) != items:
+            # only the latest rule sets are kept
+            for old in list(self.analyses)[: max(0, len(self.analyses) - 3)]:
+                del self.analyses[old]
+            self.analyses[key] = items
+            self._dirty = True
 
     def compile(self, source: str, name: str) -> CodeType:
         """``compile(source, name, "eval")``, from the cache when it holds that source."""
@@ -98,7 +153,7 @@ class CodeCache:
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".sigma-code-", suffix=".tmp")
             try:
                 with os.fdopen(fd, "wb") as fh:
-                    fh.write(marshal.dumps(self.codes))
+                    fh.write(marshal.dumps({"codes": self.codes, "analyses": self.analyses}))
                 os.replace(tmp, self.path)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
@@ -110,4 +165,4 @@ class CodeCache:
         return True
 
 
-__all__ = ["MAX_ENTRIES", "CodeCache", "code_cache_path"]
+__all__ = ["MAX_ENTRIES", "Analysis", "CodeCache", "code_cache_path"]

@@ -72,3 +72,27 @@ def test_without_a_path_the_cache_is_in_memory_only() -> None:
     compile_predicate(IR, "<r>", cache)
     assert (cache.hits, cache.misses) == (1, 1)
     assert cache.save() is False
+
+
+def test_rule_analysis_is_kept_per_rule_set(tmp_path: Path) -> None:
+    path = code_cache_path(tmp_path)
+    cache = CodeCache(path)
+    items = [(("Image",), False, ("mimikatz",)), None, (("EventID",), True, None)]
+    cache.keep_analysis("digest-1", items)  # type: ignore[arg-type]
+    assert cache.save() is True
+    again = CodeCache(path)
+    assert again.analysis("digest-1") == items
+    assert again.analysis("digest-2") is None
+    assert again.analysis("") is None
+
+
+def test_malformed_analyses_are_dropped(tmp_path: Path) -> None:
+    path = code_cache_path(tmp_path)
+    cache = CodeCache(path)
+    cache.keep_analysis("d", [(("Image",), False, None)])
+    cache.save()
+    data = marshal.loads(path.read_bytes())  # noqa: S302 - our own test file
+    key = next(iter(data["analyses"]))
+    data["analyses"][key] = [(("Image",), "yes", None)]  # keyword flag not a bool
+    path.write_bytes(marshal.dumps(data))
+    assert CodeCache(path).analysis("d") is None
