@@ -180,3 +180,15 @@ def test_loads_matches_json_loads_on_evtx_values() -> None:
     assert loads(text.encode()) == json.loads(text)
     with pytest.raises(ValueError):
         loads("{not json")
+
+
+def test_record_event_id_is_event_id_for() -> None:
+    from mamori.ingest.parsers.evtx import record_event_id
+    from mamori.model import event_id_for
+
+    for parts in (
+        ("evtx", "acme", "pc", "Security", "1", "2020-01-01T00:00:00Z"),
+        ("evtx", None, "ホスト", "Microsoft-Windows-Sysmon/Operational", "99", "None"),
+        ("evtx", None, None, "\udcff", "", ""),
+    ):
+        assert record_event_id(*parts) == event_id_for(*parts)
