@@ -105,6 +105,15 @@ def _re(rx: re.Pattern[str], value: str | None) -> bool:
     return rx.search(value) is not None
 
 
+def _re_guarded(rx: re.Pattern[str], guard: tuple[str, ...], value: str | None) -> bool:
+    if value is None:
+        return False
+    for text in guard:
+        if text in value:
+            return _re(rx, value)
+    return False
+
+
 def _lower_values(f: dict[str, Any]) -> list[str]:
     out = []
     for value in f.values():
@@ -230,6 +239,7 @@ _HELPERS: dict[str, Any] = {
     "_on": _o_or_none,
     "_glob": _glob,
     "_re": _re,
+    "_re_guarded": _re_guarded,
     "_kw_glob": _kw_glob,
     "_lower_values": _lower_values,
     "_kw_re": _kw_re,
@@ -282,6 +292,9 @@ class _Gen:
             rx = self.const(re.compile(pattern, python_flags(flags)))
             if field is None:
                 return f"_kw_re({rx}, f)"
+            guard = regex_guard(pattern, flags)
+            if guard is not None:
+                return f"_re_guarded({rx}, {guard!r}, _on(f, {field!r}))"
             return f"_re({rx}, _on(f, {field!r}))"
         if kind == "num":
             _, field, number = node
@@ -466,14 +479,42 @@ def regex_literals(pattern: str, flags: str = "") -> frozenset[str] | None:
     return found if found and all(_selective(x) for x in found) else None
 
 
-def _re_required(items: list[Any]) -> frozenset[str] | None:
+def regex_guard(pattern: str, flags: str = "") -> tuple[str, ...] | None:
+    """Texts one of which (as written, case kept) every match of ``pattern`` contains: a
+    cheap ``in`` test that spares the regex engine most values. ``None`` when unknown, or
+    when the pattern ignores case and a guard text has letters."""
+    try:
+        python = python_flags(flags)
+        parsed = sre_parse.parse(pattern, python)
+    except Exception:  # noqa: BLE001 - an unparsable pattern gets no guard
+        return None
+    found = _re_required(list(parsed), 1, lower=False)
+    if not found:
+        return None
+    ignore_case = (
+        python & re.IGNORECASE
+        or parsed.state.flags & re.IGNORECASE
+        or _INLINE_I.search(pattern) is not None  # (?i:...) groups, conservatively
+    )
+    if ignore_case and any(x.lower() != x or x.upper() != x for x in found):
+        return None
+    return tuple(sorted(found))
+
+
+_INLINE_I = re.compile(r"\(\?[a-zA-Z-]*i")
+
+
+def _re_required(
+    items: list[Any], min_len: int = MIN_LITERAL, *, lower: bool = True
+) -> frozenset[str] | None:
     """Best required-literal set of a parsed regex sequence (see :func:`regex_literals`)."""
     options: list[frozenset[str]] = []
     run: list[str] = []
 
     def close_run() -> None:
-        if len(run) >= MIN_LITERAL:
-            options.append(frozenset({"".join(run).lower()}))
+        if len(run) >= min_len:
+            text = "".join(run)
+            options.append(frozenset({text.lower() if lower else text}))
         run.clear()
 
     for op, av in items:
@@ -483,11 +524,11 @@ def _re_required(items: list[Any]) -> frozenset[str] | None:
         close_run()
         sub: frozenset[str] | None = None
         if op is sre_constants.SUBPATTERN:
-            sub = _re_required(list(av[-1]))
+            sub = _re_required(list(av[-1]), min_len, lower=lower)
         elif op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT) and av[0] >= 1:
-            sub = _re_required(list(av[2]))
+            sub = _re_required(list(av[2]), min_len, lower=lower)
         elif op is sre_constants.BRANCH:
-            parts = [_re_required(list(branch)) for branch in av[1]]
+            parts = [_re_required(list(branch), min_len, lower=lower) for branch in av[1]]
             if parts and all(p is not None for p in parts):
                 sub = frozenset().union(*[p for p in parts if p is not None])
         if sub:
@@ -625,6 +666,7 @@ __all__ = [
     "matched_fields",
     "needs_all_fields",
     "prepare",
+    "regex_guard",
     "required_event_ids",
     "required_literals",
     "text_of",
