@@ -146,7 +146,10 @@ def _kw_re(rx: re.Pattern[str], f: dict[str, Any]) -> bool:
 
 
 def _any_in(lits: tuple[str, ...], value: str) -> bool:
-    return any(lit in value for lit in lits)
+    for lit in lits:  # noqa: SIM110 - a plain loop is ~25% faster than any(<genexpr>)
+        if lit in value:
+            return True
+    return False
 
 
 def _ac_any(automaton: Any, value: str) -> bool:
