@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING
 
 from mamori.bus.base import Bus
 from mamori.config import Settings
-from mamori.detect.engine import SigmaEngine
-from mamori.detect.stream import DetectionConsumer, load_stream_rules
 from mamori.errors import ConfigError
 
 if TYPE_CHECKING:  # runtime.py lists this factory: no import of it at run time
     from mamori.cli.runtime import BackgroundService, ServiceContext
+    from mamori.detect.stream import DetectionConsumer
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +44,10 @@ class DetectService:
         self.consumer: DetectionConsumer | None = None
 
     async def start(self) -> None:
+        # imported here: pySigma and the engine cost ~0.5 s, paid only when detection runs
+        from mamori.detect.engine import SigmaEngine
+        from mamori.detect.stream import DetectionConsumer, load_stream_rules
+
         ruleset = await asyncio.to_thread(
             load_stream_rules, self.settings.rules_dirs, cache_dir=rule_cache_dir(self.settings)
         )
