@@ -51,6 +51,17 @@ class Settings(BaseSettings):
     guideline_max_evidence_bytes: int = Field(
         default=20 * 1024 * 1024, gt=0, description="Largest guideline evidence file (bytes)"
     )
+    detect_enabled: bool = Field(
+        default=True,
+        description="Run the detection consumer (Sigma rules over mamori.events.>) in up/worker",
+    )
+    rules_dirs: list[Path] = Field(
+        default_factory=list,
+        description=(
+            "Extra Sigma rule folders for streaming detection, next to the bundled rules "
+            "(env: JSON list, e.g. MAMORI_RULES_DIRS='[\"/srv/sigma/rules\"]')"
+        ),
+    )
     fast_password_hashing: bool = Field(
         default=False,
         description="Cheap argon2 parameters; for the test suite only, never in production",

@@ -23,6 +23,7 @@ import uvicorn
 from mamori.bus.base import Bus
 from mamori.bus.factory import open_bus
 from mamori.cli.wiring import scan as scan_wiring
+from mamori.cli.wiring.detect import make_detect
 from mamori.config import Settings
 from mamori.errors import ConfigError
 from mamori.store.db import Database
@@ -73,6 +74,7 @@ ServiceFactory = Callable[[ServiceContext], BackgroundService | None]
 SERVICE_FACTORIES: list[ServiceFactory] = [
     scan_wiring.make_mail_filter,
     scan_wiring.make_icap_server,
+    make_detect,
 ]
 
 

@@ -7,9 +7,11 @@ How an event is evaluated:
    ``data_type`` prefixes. The merged rule list of each route is built once and cached.
 2. **Prefilter.** Each rule has a set of literals of which one must appear in some field of
    any event it matches (:func:`~mamori.detect.sigma.matcher.required_literals`). One
-   Aho-Corasick automaton per route scans the event's lower-cased values; only rules whose
+   Aho-Corasick automaton per route scans the lower-cased values of the fields the route's
+   rules name, a second one (the literals of keyword rules) every value; only rules whose
    literal was seen, plus the rules without such literals, are candidates.
-3. **Evaluate** the candidates' compiled predicates (compiled lazily, on first use).
+3. **Evaluate** the candidates' compiled predicates (compiled lazily, on first use; their
+   bytecode is kept in the rule cache folder, :mod:`~mamori.detect.sigma.codecache`).
 
 Matches of rules referenced by correlation rules go to the :class:`Correlator`, either
 immediately (streaming) or, with ``defer_correlation=True``, sorted by time at :meth:`flush`
@@ -23,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import ahocorasick
@@ -30,6 +33,7 @@ import ahocorasick
 from mamori.detect.base import Detector, detectors
 from mamori.detect.correlate.correlator import Correlator
 from mamori.detect.sigma.backend import IR
+from mamori.detect.sigma.codecache import Analysis, CodeCache, code_cache_path
 from mamori.detect.sigma.loader import DetectionRule, RuleProblem, RuleSet
 from mamori.detect.sigma.matcher import (
     LeafCache,
@@ -49,6 +53,7 @@ from mamori.model import Alert, Event, Severity
 log = logging.getLogger(__name__)
 
 RouteKey = tuple[str, str | None, int | None]
+_second = itemgetter(1)
 MAX_ROUTES = 4096
 
 
@@ -75,20 +80,50 @@ class _Matcher:
         "leaf_cache",
         "fields",
         "named",
+        "code_cache",
+        "analysed",
     )
 
-    def __init__(self, index: int, rule: DetectionRule, ir: IR) -> None:
+    def __init__(self, index: int, rule: DetectionRule, ir: IR, code_cache: CodeCache) -> None:
         self.index = index
+        self.code_cache = code_cache
         self.rule = rule
         self.ir = ir
         self.pred: Predicate | None = None
-        self.named = frozenset(fields_of(ir))
-        self.fields: frozenset[str] | None = None if needs_all_fields(ir) else self.named
-        # keyword rules search every field: always candidates, so that the prefilter only
-        # scans the fields the other rules name
-        self.literals = required_literals(ir) if self.fields is not None else None
+        self.analysed = False
+        self.named: frozenset[str] = frozenset()
+        self.fields: frozenset[str] | None = None
+        self.literals: frozenset[str] | None = None
         self.broken = False
         self.leaf_cache: LeafCache | None = None
+
+    def analyse(self) -> None:
+        """Fields and prefilter literals, worked out when a route first needs the rule."""
+        if self.analysed:
+            return
+        ir = self.ir
+        # a keyword rule's literals occur somewhere in the whole haystack (every value)
+        literals = required_literals(ir)
+        self.restore(
+            (
+                tuple(fields_of(ir)),
+                needs_all_fields(ir),
+                None if literals is None else tuple(sorted({fold(x) for x in literals})),
+            )
+        )
+
+    def restore(self, analysis: Analysis) -> None:
+        named, keyword, literals = analysis
+        self.named = frozenset(named)
+        self.fields = None if keyword else self.named
+        self.literals = None if literals is None else frozenset(literals)
+        self.analysed = True
+
+    def analysis(self) -> Analysis | None:
+        if not self.analysed:
+            return None
+        literals = None if self.literals is None else tuple(sorted(self.literals))
+        return (tuple(sorted(self.named)), self.fields is None, literals)
 
     def matched(
         self,
@@ -98,12 +133,12 @@ class _Matcher:
         t: datetime,
     ) -> dict[str, Any]:
         if self.leaf_cache is None:
-            self.leaf_cache = LeafCache(self.ir)
+            self.leaf_cache = LeafCache(self.ir, self.code_cache)
         return matched_fields(self.leaf_cache, f, l, h, t)
 
     def predicate(self) -> Predicate:
         if self.pred is None:
-            self.pred = compile_predicate(self.ir, f"<sigma {self.rule.path}>")
+            self.pred = compile_predicate(self.ir, f"<sigma {self.rule.path}>", self.code_cache)
         return self.pred
 
 
@@ -114,6 +149,21 @@ class _Bucket:
     by_literal: list[tuple[int, ...]] = field(default_factory=list)
     fields: frozenset[str] | None = None  # fields the bucket's rules read (None: all)
     named: frozenset[str] = frozenset()  # fields named by its rules when ``fields`` is None
+    kw_automaton: Any = None  # keyword rules' literals, scanned over every value
+    kw_by_literal: list[tuple[int, ...]] = field(default_factory=list)
+
+
+def _automaton(lit_ids: dict[str, list[int]]) -> tuple[Any, list[tuple[int, ...]]]:
+    """An Aho-Corasick automaton over the literals, and the matchers of each literal."""
+    if not lit_ids:
+        return None, []
+    automaton = ahocorasick.Automaton()
+    by_literal: list[tuple[int, ...]] = []
+    for n, (lit, matcher_ids) in enumerate(lit_ids.items()):
+        automaton.add_word(lit, n)
+        by_literal.append(tuple(matcher_ids))
+    automaton.make_automaton()
+    return automaton, by_literal
 
 
 def _route_key(event: Event) -> RouteKey:
@@ -163,10 +213,12 @@ class SigmaEngine(Detector):
         self._needed_by_correlation = self.correlator.rule_ids
         self._deferred: list[tuple[Any, int, str, Event]] = []
         self._matchers: list[_Matcher] = []
+        cache_dir = ruleset.cache_dir
+        self.code_cache = CodeCache(code_cache_path(cache_dir) if cache_dir else None)
         self._by_key: dict[RouteKey, list[int]] = {}
         for rule in ruleset.rules:
             for route, ir in rule.variants:
-                matcher = _Matcher(len(self._matchers), rule, ir)
+                matcher = _Matcher(len(self._matchers), rule, ir, self.code_cache)
                 self._matchers.append(matcher)
                 keys = route.route_keys()
                 eids = required_event_ids(ir)
@@ -174,6 +226,11 @@ class SigmaEngine(Detector):
                     keys = [narrowed for k in keys for narrowed in _narrow(k, eids)]
                 for key in dict.fromkeys(keys):
                     self._by_key.setdefault(key, []).append(matcher.index)
+        stored = self.code_cache.analysis(ruleset.digest)
+        if stored is not None and len(stored) == len(self._matchers):
+            for matcher, analysis in zip(self._matchers, stored, strict=True):
+                if analysis is not None:
+                    matcher.restore(analysis)
         self._buckets: OrderedDict[RouteKey, _Bucket] = OrderedDict()
         self._shared: dict[tuple[int, ...], _Bucket] = {}
 
@@ -201,21 +258,21 @@ class SigmaEngine(Detector):
             return shared
         always: list[int] = []
         lit_ids: dict[str, list[int]] = {}
+        kw_ids: dict[str, list[int]] = {}
         for i in ids:
-            literals = self._matchers[i].literals
+            matcher = self._matchers[i]
+            matcher.analyse()
+            literals = matcher.literals
             if literals is None:
                 always.append(i)
             else:
+                # keyword rules' literals are looked for in every value, the others' only
+                # in the values the route's rules name
+                target = kw_ids if matcher.fields is None else lit_ids
                 for lit in literals:
-                    lit_ids.setdefault(fold(lit), []).append(i)
-        automaton = None
-        by_literal: list[tuple[int, ...]] = []
-        if lit_ids:
-            automaton = ahocorasick.Automaton()
-            for n, (lit, matcher_ids) in enumerate(lit_ids.items()):
-                automaton.add_word(lit, n)
-                by_literal.append(tuple(matcher_ids))
-            automaton.make_automaton()
+                    target.setdefault(lit, []).append(i)
+        automaton, by_literal = _automaton(lit_ids)
+        kw_automaton, kw_by_literal = _automaton(kw_ids)
         needed: set[str] = set()
         everything = False
         for i in ids:
@@ -228,6 +285,8 @@ class SigmaEngine(Detector):
             by_literal,
             None if everything else frozenset(needed),
             frozenset(needed) if everything else frozenset(),
+            kw_automaton,
+            kw_by_literal,
         )
         if len(self._shared) < MAX_ROUTES:
             self._shared[tuple(ids)] = bucket
@@ -244,7 +303,7 @@ class SigmaEngine(Detector):
         """Alerts for one event (detections, and correlations when not deferred)."""
         self.stats.events += 1
         bucket = self._bucket(_route_key(event))
-        if not bucket.always and bucket.automaton is None:
+        if not bucket.always and bucket.automaton is None and bucket.kw_automaton is None:
             return []
         fields = event.fields
         if bucket.fields is None:  # keyword rules: their haystack is every value
@@ -253,18 +312,23 @@ class SigmaEngine(Detector):
         else:
             lowered, haystack = prepare(fields, bucket.fields)
             scan = haystack
+        cands: set[int] | None = None
         if bucket.automaton is not None:
-            hits = {n for _, n in bucket.automaton.iter(fold(scan))}
+            hits = set(map(_second, bucket.automaton.iter(fold(scan))))
             if hits:
+                cands = set(bucket.always)
                 by_literal = bucket.by_literal
-                cands: set[int] = set(bucket.always)
                 for n in hits:
                     cands.update(by_literal[n])
-                candidates: Sequence[int] = sorted(cands)
-            else:
-                candidates = bucket.always
-        else:
-            candidates = bucket.always
+        if bucket.kw_automaton is not None:
+            hits = set(map(_second, bucket.kw_automaton.iter(fold(haystack))))
+            if hits:
+                if cands is None:
+                    cands = set(bucket.always)
+                by_literal = bucket.kw_by_literal
+                for n in hits:
+                    cands.update(by_literal[n])
+        candidates: Sequence[int] = bucket.always if cands is None else sorted(cands)
         self.stats.candidates += len(candidates)
         alerts: list[Alert] = []
         ts = event.timestamp
@@ -347,7 +411,23 @@ class SigmaEngine(Detector):
         out.extend(self.correlator.flush())
         out = self._level_ok(out)
         self.stats.alerts += len(out)
+        self.save_code_cache()
         return out
+
+    def sweep(self, now: datetime) -> list[Alert]:
+        """Streaming: close the correlation windows that ended before ``now`` and return
+        what they decide (the "at most" conditions); state of closed windows is freed."""
+        out = self._level_ok(self.correlator.sweep(now))
+        self.stats.alerts += len(out)
+        return out
+
+    def save_code_cache(self) -> bool:
+        """Keep the bytecode compiled and the rules analysed so far for the next start
+        (see :mod:`~mamori.detect.sigma.codecache`); True when the cache file was written."""
+        self.code_cache.keep_analysis(
+            self.ruleset.digest, [matcher.analysis() for matcher in self._matchers]
+        )
+        return self.code_cache.save()
 
 
 __all__ = ["EngineStats", "SigmaEngine"]

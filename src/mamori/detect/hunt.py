@@ -10,6 +10,7 @@ the rest is still processed.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +99,27 @@ def hunt(
     ``on_file(path, size)`` is called after each file (for progress bars).
     """
     result = HuntResult()
+    # The rule set and the engine live for the whole hunt: moved out of the collector's
+    # generations, they are not rescanned by every full collection (about 10% of a hunt's
+    # CPU with the SigmaHQ rule set). Objects are only exempt while the hunt runs.
+    gc.freeze()
+    try:
+        _hunt_files(paths, engine, result, tenant=tenant, on_file=on_file)
+        result.alerts.extend(engine.flush())
+    finally:
+        gc.unfreeze()
+    result.alerts.sort(key=lambda a: (a.timestamp, a.rule_title))
+    return result
+
+
+def _hunt_files(
+    paths: Iterable[str | Path],
+    engine: SigmaEngine,
+    result: HuntResult,
+    *,
+    tenant: str | None,
+    on_file: Callable[[Path, int], None] | None,
+) -> None:
     for path, problem in input_files(paths):
         size = 0
         if problem is not None:
@@ -124,9 +146,6 @@ def hunt(
                 result.unreadable.append((str(path), exc.strerror or str(exc)))
         if on_file is not None:
             on_file(path, size)
-    result.alerts.extend(engine.flush())
-    result.alerts.sort(key=lambda a: (a.timestamp, a.rule_title))
-    return result
 
 
 __all__ = ["HuntResult", "hunt", "input_files", "parser_for"]

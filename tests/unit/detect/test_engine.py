@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from mamori.detect.engine import SigmaEngine
 from mamori.detect.sigma.matcher import compile_predicate, prepare
 from mamori.model import Severity
-from mamori.testing import FakeSink
+from mamori.testing import FakeSink, make_event
 
 from .conftest import T0, rule_yaml, sysmon_event
 
@@ -226,3 +226,32 @@ def test_eventid_in_detection_narrows_the_route(engine_for):
     assert keys == {("win", "security", 4624), ("win", "security", 4625)}
     assert engine.match(make_event({"Channel": "Security", "EventID": "4625", "LogonType": 3}))
     assert not engine.match(make_event({"Channel": "Security", "EventID": 4634, "LogonType": 3}))
+
+
+def test_a_second_engine_reuses_bytecode_and_analysis_from_the_cache(tmp_path) -> None:
+    from mamori.detect.sigma.loader import bundled_rules_dir, load_rules
+
+    ruleset = load_rules([bundled_rules_dir()], cache_dir=tmp_path)
+    events = [
+        make_event(
+            {
+                "Channel": "Microsoft-Windows-Sysmon/Operational",
+                "EventID": 1,
+                "Image": "C:\\Windows\\System32\\rundll32.exe",
+                "CommandLine": "rundll32 comsvcs.dll, MiniDump 600 out.dmp full",
+            },
+            data_type="windows:evtx",
+        ),
+        make_event({"Channel": "Security", "EventID": 1102}, data_type="windows:evtx"),
+        make_event({"Channel": "Security", "EventID": 4624}, data_type="windows:evtx"),
+    ]
+    first = SigmaEngine(ruleset)
+    want = [[a.rule_id for a in first.match(e)] for e in events]
+    assert first.code_cache.misses > 0
+    assert first.save_code_cache() is True
+
+    second = SigmaEngine(load_rules([bundled_rules_dir()], cache_dir=tmp_path))
+    assert any(m.analysed for m in second._matchers)  # noqa: SLF001 - restored, not redone
+    assert [[a.rule_id for a in second.match(e)] for e in events] == want
+    assert second.code_cache.misses == 0 and second.code_cache.hits > 0
+    assert sum(len(w) for w in want) >= 2

@@ -5,7 +5,8 @@ Matches are fed in time order (the hunt sorts them first; the streaming engine f
 they come). State is bounded: windows expire (groups whose window closed are swept out every
 ``sweep_every`` matches), each correlation keeps at most ``max_groups``
 groups (the least recently used group is dropped) and each group keeps at most
-``max_events`` timestamps; every drop is counted in :class:`CorrelatorStats`.
+``max_events`` timestamps; every drop is counted in :class:`CorrelatorStats`. Groups are kept
+per tenant: matches of two tenants never add up.
 
 Conditions ``gt``/``gte`` fire as soon as they hold; ``lt``/``lte``/``eq``/``neq`` are
 decided when a group's window closes (a later match of the group falls outside it, or
@@ -147,7 +148,8 @@ class Correlator:
         return value
 
     def _feed_one(self, spec: CorrelationSpec, rule_id: str, event: Event) -> Alert | None:
-        key = tuple(self._value(spec, rule_id, event, g) for g in spec.group_by)
+        # groups never span tenants: one engine serves every tenant of the stream
+        key = (event.tenant, *(self._value(spec, rule_id, event, g) for g in spec.group_by))
         groups = self._state[spec.id]
         ts = event.timestamp
         span = timedelta(seconds=spec.timespan)
@@ -257,7 +259,7 @@ class Correlator:
         return None
 
     def _alert(self, spec: CorrelationSpec, key: tuple[Any, ...], group: _Group) -> Alert:
-        matched: dict[str, Any] = dict(zip(spec.group_by, key, strict=True))
+        matched: dict[str, Any] = dict(zip(spec.group_by, key[1:], strict=True))
         if spec.type == "event_count":
             matched["count"] = len(group.times)
         elif spec.type == "value_count":

@@ -127,6 +127,7 @@ class RuleSet:
     files: int = 0
     digest: str = ""
     from_cache: bool = False
+    cache_dir: Path | None = None  # where it is cached (engines keep predicate bytecode there)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -242,10 +243,12 @@ class RuleLoader:
         digest = _digest(contents, self.logsources, json.dumps(self.placeholders, sort_keys=True))
         cached = self._read_cache(digest)
         if cached is not None:
+            cached.cache_dir = self.cache_dir
             return cached
         ruleset = self._compile(contents, problems)
         ruleset.digest = digest
         ruleset.files = len(files)
+        ruleset.cache_dir = self.cache_dir
         self._write_cache(ruleset)
         return ruleset
 

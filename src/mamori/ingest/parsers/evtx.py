@@ -15,6 +15,8 @@ records that can be read are still emitted.
 
 from __future__ import annotations
 
+import hashlib
+import importlib
 import io
 import json
 import struct
@@ -24,11 +26,41 @@ from typing import Any, BinaryIO
 import evtx
 
 from mamori.ingest.base import ParseContext, Parser, parsers
-from mamori.model import Event, EventSink, Quarantined, event_id_for
+from mamori.model import Event, EventSink, Quarantined
+
+_orjson: Any
+try:  # optional: about 1.5x faster than json.loads on EVTX records (4 us of ~12 per record)
+    _orjson = importlib.import_module("orjson")
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None
 
 EVTX_MAGIC = b"ElfFile\x00"
 HEADER_SIZE = 4096
 CHUNK_SIZE = 65536
+
+
+def loads(text: str | bytes) -> Any:
+    """The JSON text of one EVTX record as Python: orjson when installed, else
+    :func:`json.loads`; text orjson refuses goes to :func:`json.loads` too.
+
+    Only for what the ``evtx`` package writes: its integers have at most 64 bits, which
+    orjson reads exactly (beyond 64 bits orjson would give a float, json an int).
+
+    Raises:
+        ValueError: the text is not JSON.
+    """
+    if _orjson is not None:
+        try:
+            return _orjson.loads(text)
+        except _orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
+def record_event_id(*parts: str | None) -> str:
+    """:func:`~mamori.model.event_id_for` of text parts (the same id), in one hash update."""
+    text = "\x1f".join("" if part is None else part for part in parts) + "\x1f"
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 def _leaf(value: Any) -> Any:
@@ -214,7 +246,6 @@ class EvtxParser(Parser):
         self, parser: evtx.PyEvtxParser, sink: EventSink, context: ParseContext
     ) -> None:
         records = parser.records_json()
-        loads = json.loads
         source = self.NAME
         data_type = self.DATA_TYPE
         tenant = context.tenant
@@ -262,7 +293,7 @@ class EvtxParser(Parser):
             # cheaper than hashing the whole record, and the same on every replay.
             record_id = fields.get("EventRecordID")
             event_id = (
-                event_id_for(
+                record_event_id(
                     source,
                     tenant,
                     host,
@@ -287,4 +318,11 @@ class EvtxParser(Parser):
             )
 
 
-__all__ = ["EvtxParser", "declared_size", "flatten_windows_event", "parse_timestamp"]
+__all__ = [
+    "EvtxParser",
+    "declared_size",
+    "flatten_windows_event",
+    "loads",
+    "parse_timestamp",
+    "record_event_id",
+]

@@ -69,3 +69,43 @@ def test_regex_literals():
     assert regex_literals("[a-z]+") is None
     assert regex_literals("(xyz)?abc") == frozenset({"abc"})
     assert regex_literals("(xyz)*") is None
+
+
+GUARD_PATTERNS = [
+    (r"\w+`(?:\w+|-|.)`[\w+|\s]", ""),
+    (r'"(?:\{\d\})+"\s*-f', ""),
+    (r"(?i)\$\{`?e`?n`?v`?:`?p`?a`?t`?h`?\}", ""),
+    (r"(?i)hello", ""),
+    (r"x(?i:hello)", ""),
+    ("hello", "i"),
+    ("cmd(\\.exe)? /c (whoami|net user)", ""),
+    ("a{2,}b|c", ""),
+    ("[bc]at", ""),
+    ("(ab)*c?", ""),
+]
+
+
+def test_regex_guard_only_names_texts_every_match_contains():
+    import random
+    import re
+
+    from mamori.detect.sigma.matcher import regex_guard
+    from mamori.detect.sigma.safety import python_flags
+
+    rnd = random.Random(7)
+    alphabet = 'abcxhelloHELLO`-{}"$:ENVpath 0123/.fwhoamicmdnetuser\\'
+    assert regex_guard(r"(?i)hello") is None and regex_guard("hello", "i") is None
+    assert regex_guard("hello") == ("hello",)
+    for pattern, flags in GUARD_PATTERNS:
+        rx = re.compile(pattern, python_flags(flags))
+        guard = regex_guard(pattern, flags)
+        ir = ["re", "CommandLine", pattern, flags]
+        samples = ["", "IN`V`o`Ke-eXp", '"{0}{1}" -f', "${e`Nv:pATh}", "HELLO", "cmd /c whoami"]
+        samples += [
+            "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 30))) for _ in range(300)
+        ]
+        for text in samples:
+            want = rx.search(text) is not None
+            if guard is not None and want:
+                assert any(g in text for g in guard), (pattern, text, guard)
+            assert run(ir, {"CommandLine": text}) is want, (pattern, text)

@@ -165,3 +165,30 @@ def test_non_seekable_stream(cleared):
     sink = FakeSink()
     EvtxParser().parse(_Pipe(cleared), sink, ParseContext(location="pipe"))
     assert len(sink.events) == 112 and not sink.quarantined
+
+
+def test_loads_matches_json_loads_on_evtx_values() -> None:
+    import json
+
+    from mamori.ingest.parsers.evtx import loads
+
+    text = (
+        '{"a": 18446744073709551615, "n": -9223372036854775808, "b": "\\u00e9x\\\\y",'
+        ' "c": [1.5, null, true], "d": {"#attributes": {"Name": "x"}, "#text": "0x1"}}'
+    )
+    assert loads(text) == json.loads(text)
+    assert loads(text.encode()) == json.loads(text)
+    with pytest.raises(ValueError):
+        loads("{not json")
+
+
+def test_record_event_id_is_event_id_for() -> None:
+    from mamori.ingest.parsers.evtx import record_event_id
+    from mamori.model import event_id_for
+
+    for parts in (
+        ("evtx", "acme", "pc", "Security", "1", "2020-01-01T00:00:00Z"),
+        ("evtx", None, "ホスト", "Microsoft-Windows-Sysmon/Operational", "99", "None"),
+        ("evtx", None, None, "\udcff", "", ""),
+    ):
+        assert record_event_id(*parts) == event_id_for(*parts)
