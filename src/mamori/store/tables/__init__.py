@@ -15,6 +15,19 @@ from mamori.store.tables.core import (
     User,
     operator_tenants,
 )
+from mamori.store.tables.respond import (
+    RespondAction,
+    RespondAlert,
+    RespondBlob,
+    RespondBlockEntry,
+    RespondBreachTrack,
+    RespondCommand,
+    RespondDelivery,
+    RespondIncident,
+    RespondPage,
+    RespondPlaybookRun,
+    RespondRejectedAlert,
+)
 
 __all__ = [
     "ROLE_VALUES",
@@ -22,6 +35,17 @@ __all__ = [
     "AuditHead",
     "AuditLog",
     "Base",
+    "RespondAction",
+    "RespondAlert",
+    "RespondBlob",
+    "RespondBlockEntry",
+    "RespondBreachTrack",
+    "RespondCommand",
+    "RespondDelivery",
+    "RespondIncident",
+    "RespondPage",
+    "RespondPlaybookRun",
+    "RespondRejectedAlert",
     "Role",
     "Tenant",
     "User",
