@@ -1,0 +1,1 @@
+"""Background services of ``mamori up`` / ``mamori worker``, one module per area."""
