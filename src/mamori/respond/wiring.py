@@ -37,7 +37,7 @@ from mamori.respond.models import SYSTEM, Incident
 from mamori.respond.notify import Deliverer, DeliveryRecord, MemoryDeliveryRepo, Notifier
 from mamori.respond.notify.delivery import DeliveryRepo
 from mamori.respond.notify.templates import notification
-from mamori.respond.oncall import Page, PageRepo, Pager, Rota
+from mamori.respond.oncall import Page, Pager, PageRepo, Rota
 from mamori.respond.playbooks import Playbook, default_playbooks
 from mamori.respond.playbooks.engine import PlaybookEngine, PlaybookRunRepo
 from mamori.respond.repos import (

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from foundation_db import B_MARKER, World
+from tests.integration.web.respond_fixtures import tenant_b_command_id, tenant_b_incident
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ PATH_PARAMS: dict[str, PathParam] = {
     "tenant_id": lambda w, _s: str(w.tenant_b.id),
     "user_id": lambda w, _s: str(w.viewer_b.id),
     "key_id": lambda w, _s: str(w.keys["b-ingest"][0].id),
+    "incident_id": tenant_b_incident,
 }
 
 BODIES: dict[tuple[str, str], BodyFactory] = {
@@ -84,4 +86,9 @@ BODIES: dict[tuple[str, str], BodyFactory] = {
         data={"role": "customer_viewer", "display_name": "renamed", "language": "ja"}
     ),
     ("POST", "/logout"): lambda _w: Probe(data={}, refused=False, note="ends the caller's session"),
+    ("POST", "/api/v1/agent/commands/result"): lambda w: Probe(
+        json={"command_id": tenant_b_command_id(w), "ok": True, "result": {}},
+        refused=False,
+        note="agent keys only; a foreign command is 404 (see test_web_respond.py)",
+    ),
 }

@@ -32,6 +32,9 @@ ROUTER_MODULES: tuple[str, ...] = (
     "mamori.web.routers.users",
     "mamori.web.routers.apikeys",
     "mamori.web.routers.audit",
+    "mamori.web.routers.incidents",
+    "mamori.web.routers.alerts",
+    "mamori.web.routers.agent_commands",
 )
 
 #: Paths reachable without logging in. Everything else must refuse anonymous callers
