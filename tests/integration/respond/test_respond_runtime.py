@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -110,3 +111,21 @@ def test_notifications_are_off_by_default_and_webhooks_need_a_secret(tmp_path):
         update={"respond_webhook_secret": "k", "respond_chat_webhook_url": "http://127.0.0.1:9/c"}
     )
     assert [n.NAME for n in soc_notifiers(good)] == ["webhook", "chat"]
+
+
+def test_a_restarted_process_keeps_folding_and_grouping(settings, db, world):
+    del world
+    now = datetime.now(UTC)
+    first = build_respond(settings, db, background=False)
+    opened = first.intake.submit(make_alert(tenant="tenant-a", ts=now))
+    first.close()
+    second = build_respond(settings, db, background=False)
+    try:
+        again = second.intake.submit(make_alert(tenant="tenant-a", ts=now + timedelta(seconds=5)))
+        assert again.status == "duplicate" and again.alert_id == opened.alert_id
+        other = second.intake.submit(make_alert("r-2", tenant="tenant-a", ts=now))
+        assert other.status == "grouped" and other.incident_id == opened.incident_id
+    finally:
+        second.close()
+    store = RespondStore(db)
+    assert store.alerts.get(opened.alert_id).count == 2

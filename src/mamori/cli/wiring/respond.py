@@ -164,6 +164,20 @@ class AuditWriter:
         )
 
 
+def warm_up(respond: Respond, store: RespondStore) -> tuple[int, int]:
+    """Rebuild the in-memory dedup window and grouping index from the store, so a restarted
+    process folds and groups alerts as the one before it did. Returns (records, incidents)."""
+    dedup = respond.intake.dedup
+    since = datetime.now(UTC) - dedup.window
+    records = store.alerts.since(since)
+    for record in records:
+        dedup.remember(record.dedup_key, record.id, record.first_seen)
+    open_incidents = store.incidents.list(open_only=True)
+    for incident in open_incidents:
+        respond.intake.grouper.remember_incident(incident)
+    return len(records), len(open_incidents)
+
+
 def build_respond(
     settings: Settings,
     db: Database,
@@ -204,6 +218,7 @@ def build_respond(
         background=background,
         clock=clock,
     )
+    warm_up(respond, store)
     writer = AuditWriter(db, store)
     respond.dispatcher.subscribe(AuditRecorded, writer)
     respond.dispatcher.subscribe(IncidentOpened, writer.opened)
@@ -346,4 +361,5 @@ __all__ = [
     "build_respond",
     "make_respond",
     "soc_notifiers",
+    "warm_up",
 ]

@@ -380,6 +380,16 @@ class SqlAlertRepo(_Repo):
         with self._session() as s:
             return [_alert(r) for r in s.scalars(stmt)]
 
+    def since(self, ts: datetime) -> builtins.list[AlertRecord]:
+        """Records first seen at or after ``ts`` (to rebuild the dedup window on start)."""
+        stmt = (
+            select(RespondAlert)
+            .where(RespondAlert.first_seen >= utc(ts))
+            .order_by(RespondAlert.first_seen, RespondAlert.id)
+        )
+        with self._session() as s:
+            return [_alert(r) for r in s.scalars(stmt)]
+
     def reject(self, item: RejectedAlert) -> None:
         with self._session() as s:
             s.add(
