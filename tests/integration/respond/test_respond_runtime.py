@@ -129,3 +129,6 @@ def test_a_restarted_process_keeps_folding_and_grouping(settings, db, world):
         second.close()
     store = RespondStore(db)
     assert store.alerts.get(opened.alert_id).count == 2
+    with db.session() as s:
+        actions = [e.action for e in audit.list_entries(s, action_prefix="incident.")]
+    assert {"incident.alert", "incident.opened"} <= set(actions)

@@ -28,7 +28,7 @@ from mamori.errors import ConfigError
 from mamori.hooks import AuditRecorded
 from mamori.respond.actions import ActionDeps
 from mamori.respond.clock import Clock, system_clock
-from mamori.respond.events import IncidentOpened
+from mamori.respond.events import AlertGrouped, IncidentOpened
 from mamori.respond.intake import IntakeResult
 from mamori.respond.models import RejectedAlert
 from mamori.respond.notify import Notifier
@@ -178,6 +178,21 @@ def warm_up(respond: Respond, store: RespondStore) -> tuple[int, int]:
     return len(records), len(open_incidents)
 
 
+def _grouped_hook(hook: AlertGrouped) -> AuditRecorded:
+    inc = hook.incident
+    return AuditRecorded(
+        action="incident.alert",
+        actor="system",
+        tenant=inc.tenant,
+        detail={
+            "incident_id": inc.id,
+            "version": inc.version,
+            "alert_id": hook.alert.id,
+            "summary": hook.alert.rule_title,
+        },
+    )
+
+
 def build_respond(
     settings: Settings,
     db: Database,
@@ -222,6 +237,7 @@ def build_respond(
     writer = AuditWriter(db, store)
     respond.dispatcher.subscribe(AuditRecorded, writer)
     respond.dispatcher.subscribe(IncidentOpened, writer.opened)
+    respond.dispatcher.subscribe(AlertGrouped, lambda hook: writer(_grouped_hook(hook)))
     return respond
 
 
