@@ -287,3 +287,44 @@ def test_expired_commands_fall_out_of_the_queue(store):
     )
     store.commands.enqueue(cmd)
     assert store.commands.pending("tenant-a", "pc-01", T0 + timedelta(minutes=2)) == []
+
+
+@pytest.fixture
+def sla_client(settings, db, tmp_path):
+    from starlette.testclient import TestClient
+
+    from mamori.web.app import create_app
+
+    contracts = tmp_path / "sla.yaml"
+    contracts.write_text(
+        "tenants:\n"
+        "  - {tenant: tenant-a, calendar: 24x7, ack: {critical: 15m}, respond: {critical: 38m}}\n",
+        encoding="utf-8",
+    )
+    app = create_app(settings.model_copy(update={"respond_sla_file": contracts}), db=db)
+    with TestClient(app, follow_redirects=False) as c:
+        yield c
+
+
+def test_running_sla_clocks_and_breach_flags(sla_client, world, store):
+    intake = AlertIntake(alerts=store.alerts, incidents=store.incidents, directory=store.directory)
+    fresh = intake.submit(make_alert("r-1", tenant="tenant-a", level="critical", ts=utcnow()))
+    old = intake.submit(make_alert("r-9", tenant="tenant-a", level="critical", host="srv-9"))
+    inc = store.incidents.get(old.incident_id)  # opened long ago: both clocks breached
+    inc.created_at = utcnow() - timedelta(hours=2)
+    store.incidents.save(inc)
+    h = _api(sla_client, "op-a", world)
+    rows = {r["id"]: r for r in sla_client.get("/api/v1/incidents", headers=h).json()}
+    assert rows[old.incident_id]["breached"] is True
+    assert {c["state"] for c in rows[old.incident_id]["clocks"]} == {"breached"}
+    running = rows[fresh.incident_id]
+    assert running["breached"] is False
+    assert {c["kind"]: c["state"] for c in running["clocks"]} == {
+        "ack": "running",
+        "respond": "running",
+    }
+    assert 0 < running["clocks"][0]["remaining_seconds"] <= 15 * 60
+    first = sla_client.get("/api/v1/incidents", headers=h).json()[0]
+    assert first["id"] == old.incident_id  # breached first
+    page = sla_client.get("/incidents").text
+    assert "SLA違反" in page and "残り" in page
