@@ -132,3 +132,37 @@ def test_a_restarted_process_keeps_folding_and_grouping(settings, db, world):
     with db.session() as s:
         actions = [e.action for e in audit.list_entries(s, action_prefix="incident.")]
     assert {"incident.alert", "incident.opened"} <= set(actions)
+
+
+def test_oncall_rota_and_sla_files_from_the_settings(tmp_path, settings, db, world):
+    del world
+    rota = tmp_path / "rota.yaml"
+    rota.write_text(
+        "analysts: [sato, suzuki]\ncontacts: {sato: sato@mssp.example, suzuki: s@mssp.example}\n",
+        encoding="utf-8",
+    )
+    sla = tmp_path / "sla.yaml"
+    sla.write_text("tenants:\n  - {tenant: tenant-a, ack: {critical: 15m}}\n", encoding="utf-8")
+    configured = settings.model_copy(
+        update={
+            "respond_oncall_file": rota,
+            "respond_sla_file": sla,
+            "respond_smtp_host": "127.0.0.1",
+        }
+    )
+    respond = build_respond(configured, db, background=False)
+    try:
+        assert respond.pager is not None
+        assert set(respond.analyst_channels) == {"sato", "suzuki"}
+        assert [n.target for n in respond.analyst_channels["sato"]] == [
+            "smtp://127.0.0.1:25 → sato@mssp.example"
+        ]
+        assert set(respond.contracts) == {"tenant-a"}
+    finally:
+        respond.close()
+    rota.write_text("- not a mapping\n", encoding="utf-8")
+    with pytest.raises(ConfigError):
+        build_respond(configured, db, background=False)
+    bad = settings.model_copy(update={"respond_notify_backoff": "1,soon"})
+    with pytest.raises(ConfigError):
+        build_respond(bad, db, background=False)
