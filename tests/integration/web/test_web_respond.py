@@ -328,3 +328,5 @@ def test_running_sla_clocks_and_breach_flags(sla_client, world, store):
     assert first["id"] == old.incident_id  # breached first
     page = sla_client.get("/incidents").text
     assert "SLA違反" in page and "残り" in page
+    assert 'data-state="running"' in page and 'src="/static/respond.js"' in page
+    assert sla_client.get("/static/respond.js").status_code == 200
