@@ -105,6 +105,34 @@ class Settings(BaseSettings):
     scan_rule_dirs: list[Path] = Field(default_factory=list, description="User YARA folders")
     scan_clamd: str = Field(default="", description="clamd address (unix:/path or host:port)")
     scan_hash_files: list[Path] = Field(default_factory=list, description="Hash IOC files")
+    # -- response (incidents, notifications); notifications are off until configured --
+    respond_enabled: bool = Field(
+        default=True, description="Run the alert consumer (durable 'respond') and SLA ticks"
+    )
+    respond_tick_seconds: float = Field(
+        default=30.0, gt=0, description="How often SLA clocks, pages and reminders are checked"
+    )
+    respond_base_url: str = Field(default="", description="Public URL for links in messages")
+    respond_sla_file: Path | None = Field(default=None, description="SLA contracts YAML")
+    respond_oncall_file: Path | None = Field(default=None, description="On-call rota YAML")
+    respond_smtp_host: str = Field(default="", description="SMTP server; empty = no e-mail")
+    respond_smtp_port: int = Field(default=25, ge=1, le=65535)
+    respond_smtp_from: str = Field(default="mamori@localhost", description="Sender address")
+    respond_smtp_starttls: bool = False
+    respond_smtp_username: str = ""
+    respond_smtp_password: str = ""
+    respond_soc_emails: str = Field(default="", description="SOC recipients, comma-separated")
+    respond_webhook_urls: str = Field(
+        default="", description="Generic JSON webhooks (HMAC-signed), comma-separated"
+    )
+    respond_webhook_secret: str = Field(default="", description="HMAC key of the webhooks")
+    respond_chat_webhook_url: str = Field(
+        default="", description="Slack/Teams-style incoming webhook URL"
+    )
+    respond_chat_style: str = Field(default="slack", description="'slack' or 'teams'")
+    respond_notify_backoff: str = Field(
+        default="1,2,4", description="Seconds between delivery retries, comma-separated"
+    )
 
     @field_validator("default_language")
     @classmethod

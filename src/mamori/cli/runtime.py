@@ -22,6 +22,7 @@ import uvicorn
 
 from mamori.bus.base import Bus
 from mamori.bus.factory import open_bus
+from mamori.cli.wiring import respond as _respond
 from mamori.cli.wiring import scan as scan_wiring
 from mamori.cli.wiring.detect import make_detect
 from mamori.config import Settings
@@ -75,6 +76,7 @@ SERVICE_FACTORIES: list[ServiceFactory] = [
     scan_wiring.make_mail_filter,
     scan_wiring.make_icap_server,
     make_detect,
+    _respond.make_respond,
 ]
 
 

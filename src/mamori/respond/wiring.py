@@ -35,10 +35,11 @@ from mamori.respond.incidents import BlobStore, IncidentService
 from mamori.respond.intake import AlertIntake
 from mamori.respond.models import SYSTEM, Incident
 from mamori.respond.notify import Deliverer, DeliveryRecord, MemoryDeliveryRepo, Notifier
+from mamori.respond.notify.delivery import DeliveryRepo
 from mamori.respond.notify.templates import notification
-from mamori.respond.oncall import Page, Pager, Rota
+from mamori.respond.oncall import Page, Pager, PageRepo, Rota
 from mamori.respond.playbooks import Playbook, default_playbooks
-from mamori.respond.playbooks.engine import PlaybookEngine
+from mamori.respond.playbooks.engine import PlaybookEngine, PlaybookRunRepo
 from mamori.respond.repos import (
     AlertRepo,
     IncidentRepo,
@@ -46,7 +47,7 @@ from mamori.respond.repos import (
     MemoryIncidentRepo,
     TenantDirectory,
 )
-from mamori.respond.runner import ActionRunner, ApprovalPolicy
+from mamori.respond.runner import ActionRepo, ActionRunner, ApprovalPolicy
 from mamori.respond.sla import SlaClock, SlaContract
 from mamori.respond.slamonitor import SlaMonitor
 
@@ -71,6 +72,10 @@ class Respond:
         alerts: AlertRepo | None = None,
         blobs: BlobStore | None = None,
         breach_repo: BreachRepo | None = None,
+        action_repo: ActionRepo | None = None,
+        run_repo: PlaybookRunRepo | None = None,
+        delivery_repo: DeliveryRepo | None = None,
+        page_repo: PageRepo | None = None,
         contracts: Mapping[str, SlaContract] | None = None,
         tenants: Mapping[str, TenantChannels] | None = None,
         soc: TenantChannels | None = None,
@@ -123,17 +128,23 @@ class Respond:
             clock=clock,
         )
         self.deliverer = Deliverer(
-            repo=MemoryDeliveryRepo(), backoff=backoff, clock=clock, on_result=self._delivered
+            repo=delivery_repo or MemoryDeliveryRepo(),
+            backoff=backoff,
+            clock=clock,
+            on_result=self._delivered,
         )
         self.deps = deps or ActionDeps(commands=MemoryCommandQueue(), blocklist=MemoryBlocklist())
         if self.deps.notify is None:
             self.deps.notify = self.notify
-        self.runner = ActionRunner(service=self.service, deps=self.deps, policy=policy, clock=clock)
+        self.runner = ActionRunner(
+            service=self.service, deps=self.deps, repo=action_repo, policy=policy, clock=clock
+        )
         self.playbooks = PlaybookEngine(
             playbooks=default_playbooks() if playbooks is None else playbooks,
             service=self.service,
             runner=self.runner,
             notify=self.notify,
+            runs=run_repo,
             clock=clock,
         )
         self.playbooks.subscribe(self.reactions)
@@ -143,6 +154,7 @@ class Respond:
                 rota=rota,
                 service=self.service,
                 deliver=self._page,
+                repo=page_repo,
                 clock=clock,
                 escalate_after=escalate_after,
                 severities=page_severities,

@@ -98,3 +98,6 @@ def analyst() -> Actor:
 def closed_port() -> int:
     """A local port nothing listens on."""
     return free_port()
+
+
+from foundation_db import db, migrated_sqlite, settings, world  # noqa: E402, F401

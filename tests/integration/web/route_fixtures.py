@@ -25,6 +25,7 @@ from foundation_db import B_MARKER, World
 from mamori.service.inputs import QuoteInputs
 from mamori.service.onboarding import Inquiry
 from mamori.store.repos import service as service_repo
+from tests.integration.web.respond_fixtures import tenant_b_command_id, tenant_b_incident
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ PATH_PARAMS: dict[str, PathParam] = {
     "label": lambda _w, _s: "1",
     "sha256": guideline_b_evidence,
     "quarantine_id": _b_quarantine_item,
+    "incident_id": tenant_b_incident,
 }
 
 BODIES: dict[tuple[str, str], BodyFactory] = {
@@ -210,5 +212,10 @@ BODIES: dict[tuple[str, str], BodyFactory] = {
         json={"answers": {"handles_confidential": True}},
         refused=False,
         note="computes a level, stores nothing",
+    ),
+    ("POST", "/api/v1/agent/commands/result"): lambda w: Probe(
+        json={"command_id": tenant_b_command_id(w), "ok": True, "result": {}},
+        refused=False,
+        note="agent keys only; a foreign command is 404 (see test_web_respond.py)",
     ),
 }

@@ -23,6 +23,19 @@ from mamori.store.tables.guideline import (
     GuidelineEvidence,
     GuidelineEvidenceBlob,
 )
+from mamori.store.tables.respond import (
+    RespondAction,
+    RespondAlert,
+    RespondBlob,
+    RespondBlockEntry,
+    RespondBreachTrack,
+    RespondCommand,
+    RespondDelivery,
+    RespondIncident,
+    RespondPage,
+    RespondPlaybookRun,
+    RespondRejectedAlert,
+)
 from mamori.store.tables.service import ContractRow, OnboardingCaseRow, QuoteCounter, QuoteRow
 
 __all__ = [
@@ -41,6 +54,17 @@ __all__ = [
     "GuidelineCheckResult",
     "GuidelineEvidence",
     "GuidelineEvidenceBlob",
+    "RespondAction",
+    "RespondAlert",
+    "RespondBlob",
+    "RespondBlockEntry",
+    "RespondBreachTrack",
+    "RespondCommand",
+    "RespondDelivery",
+    "RespondIncident",
+    "RespondPage",
+    "RespondPlaybookRun",
+    "RespondRejectedAlert",
     "Role",
     "Tenant",
     "User",

@@ -36,6 +36,9 @@ ROUTER_MODULES: tuple[str, ...] = (
     "mamori.web.routers.guideline",
     "mamori.web.routers.guideline_ui",
     "mamori.web.routers.quarantine",
+    "mamori.web.routers.incidents",
+    "mamori.web.routers.alerts",
+    "mamori.web.routers.agent_commands",
 )
 
 #: Paths reachable without logging in. Everything else must refuse anonymous callers
