@@ -22,6 +22,7 @@ import uvicorn
 
 from mamori.bus.base import Bus
 from mamori.bus.factory import open_bus
+from mamori.cli.wiring import ingest as ingest_wiring
 from mamori.config import Settings
 from mamori.errors import ConfigError
 from mamori.store.db import Database
@@ -69,7 +70,12 @@ ServiceFactory = Callable[[ServiceContext], BackgroundService | None]
 
 #: How ``mamori up`` builds its background services, in start order. A factory returns
 #: ``None`` when its service is switched off in the settings. Later areas add one line each.
-SERVICE_FACTORIES: list[ServiceFactory] = []
+SERVICE_FACTORIES: list[ServiceFactory] = [
+    ingest_wiring.make_parse_consumer,
+    ingest_wiring.make_store_consumer,
+    ingest_wiring.make_syslog_listener,
+    ingest_wiring.make_retention_job,
+]
 
 
 def default_services(

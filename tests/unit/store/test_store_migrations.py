@@ -70,7 +70,7 @@ def test_areas_get_their_own_branches_and_upgrade_applies_all(scripts, extra_tab
 
     upgrade(engine, script_location=scripts)
     assert current_revisions(engine) == head_revisions(engine, script_location=scripts)
-    assert current_revisions(engine) == {"zzdetect_0002", "zzrespond_0001"}
+    assert {"zzdetect_0002", "zzrespond_0001"} <= current_revisions(engine)  # + real areas
     assert {"zz_alerts", "zz_cases", "zz_rules", "tenants"} <= set(
         inspect(engine).get_table_names()
     )

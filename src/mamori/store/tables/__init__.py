@@ -15,6 +15,7 @@ from mamori.store.tables.core import (
     User,
     operator_tenants,
 )
+from mamori.store.tables.ingest import QuarantinedRecord, StoredEvent
 
 __all__ = [
     "ROLE_VALUES",
@@ -22,7 +23,9 @@ __all__ = [
     "AuditHead",
     "AuditLog",
     "Base",
+    "QuarantinedRecord",
     "Role",
+    "StoredEvent",
     "Tenant",
     "User",
     "operator_tenants",

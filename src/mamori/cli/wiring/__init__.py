@@ -1,0 +1,1 @@
+"""Factories that connect areas to the store and the bus for ``mamori up`` / ``mamori worker``."""
