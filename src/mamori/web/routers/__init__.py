@@ -32,6 +32,8 @@ ROUTER_MODULES: tuple[str, ...] = (
     "mamori.web.routers.users",
     "mamori.web.routers.apikeys",
     "mamori.web.routers.audit",
+    "mamori.web.routers.ingest",
+    "mamori.web.routers.logs",
 )
 
 #: Paths reachable without logging in. Everything else must refuse anonymous callers
