@@ -35,6 +35,7 @@ class Probe:
 PathParam = Callable[[World, Session], str]
 BodyFactory = Callable[[World], Probe]
 
+
 def _tenant_b_event(world: World, session: Session) -> str:
     """A stored event of tenant B (its raw record names tenant B)."""
     from datetime import UTC, datetime
