@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select
@@ -60,15 +60,63 @@ def insert_events(session: Session, *, rows: Sequence[Mapping[str, Any]]) -> int
         }
         for row in rows
     ]
+    if session.get_bind().dialect.name == "sqlite":
+        return _insert_events_sqlite(session, values)
     stmt = (
         _insert(session, StoredEvent)
         .on_conflict_do_nothing(index_elements=["tenant_id", "event_id"])
         .returning(StoredEvent.id)
     )
+    conn = session.connection()
     inserted = 0
     for start in range(0, len(values), _BATCH):
-        inserted += len(session.execute(stmt, values[start : start + _BATCH]).all())
+        inserted += len(conn.execute(stmt, values[start : start + _BATCH]).all())
     return inserted
+
+
+_SQLITE_INSERT_EVENTS = (
+    "INSERT INTO events (tenant_id, event_id, ts, host, source, data_type, fields, raw,"
+    " received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (tenant_id, event_id) DO NOTHING"
+)
+
+
+def _sqlite_time(value: datetime) -> str:
+    """The text form SQLAlchemy's SQLite DateTime stores (naive UTC), so queries compare."""
+    value = value.astimezone(UTC) if value.tzinfo else value
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _insert_events_sqlite(session: Session, values: list[dict[str, Any]]) -> int:
+    """The hot path of the store on SQLite: one ``executemany`` in the driver.
+
+    Writes exactly what the ORM types would (naive-UTC time text, JSON text), in the
+    session's own transaction; the driver's change counter gives the new rows.
+    """
+    raw_conn = session.connection().connection.dbapi_connection
+    assert raw_conn is not None  # noqa: S101 - an open session has a connection
+    dumps = json.dumps
+    params = [
+        (
+            v["tenant_id"],
+            v["event_id"],
+            _sqlite_time(v["ts"]),
+            v["host"],
+            v["source"],
+            v["data_type"],
+            dumps(v["fields"], default=str),
+            v["raw"],
+            _sqlite_time(v["received_at"]),
+        )
+        for v in values
+    ]
+    before = raw_conn.total_changes
+    cursor = raw_conn.cursor()
+    try:
+        cursor.executemany(_SQLITE_INSERT_EVENTS, params)
+    finally:
+        cursor.close()
+    return int(raw_conn.total_changes - before)
 
 
 def insert_quarantined(session: Session, *, rows: Sequence[Mapping[str, Any]]) -> int:
