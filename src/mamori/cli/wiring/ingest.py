@@ -334,6 +334,9 @@ class ParseConsumer(_Consumer):
     name = "ingest-parse"
 
     def __init__(self, bus: Bus, config: IngestConfig, **kwargs: Any) -> None:
+        # a raw record may hold hundreds of lines (bulk intake chunks): small batches keep
+        # memory flat and let the store start on the first events early
+        kwargs.setdefault("batch_size", 50)
         super().__init__(bus, RAW_SUBJECTS, RAW_DURABLE, **kwargs)
         self.config = config
         self.parsers = ParserCache(config)
