@@ -74,8 +74,8 @@ class Settings(BaseSettings):
         default=0.8,
         gt=0,
         le=1,
-        description="Share of bus_max_bytes above which HTTP intake answers 429 (the rest is"
-        " kept for the parsing and storage consumers)",
+        description="Share of bus_max_bytes above which collectors push back (HTTP intake"
+        " answers 429, syslog TCP reading pauses); the rest is kept for the consumers",
     )
     retention_interval: float = Field(
         default=3600.0, ge=0, description="Seconds between retention purges; 0 switches off"

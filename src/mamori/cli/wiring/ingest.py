@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from mamori.bus.base import Bus, BusFull, Delivery, Message, Subscription
 from mamori.bus.subjects import EVENTS_ALL, QUARANTINE_ALL, events_subject, quarantine_subject
+from mamori.bus.watermark import HighWaterBus
 from mamori.config import Settings
 from mamori.errors import MamoriError
 from mamori.ingest.collectors.syslog_listener import SyslogListener
@@ -471,8 +472,9 @@ class SyslogService:
 
     name = "syslog-listener"
 
-    def __init__(self, config: SyslogConfig, bus: Bus) -> None:
-        self.listener = SyslogListener(config, bus)
+    def __init__(self, config: SyslogConfig, bus: Bus, *, high_water: float = 1.0) -> None:
+        # the listener pauses reading at the high-water mark, leaving room for the parser
+        self.listener = SyslogListener(config, HighWaterBus(bus, high_water))
 
     async def start(self) -> None:
         await self.listener.start()
@@ -575,7 +577,7 @@ def make_syslog_listener(ctx: ServiceContext) -> SyslogService | None:
     config = syslog_config(ctx.settings, _ingest_config().syslog)
     if all(p is None for p in (config.udp_port, config.tcp_port, config.tls_port)):
         return None
-    return SyslogService(config, ctx.bus)
+    return SyslogService(config, ctx.bus, high_water=ctx.settings.ingest_high_water)
 
 
 def make_retention_job(ctx: ServiceContext) -> RetentionJob | None:

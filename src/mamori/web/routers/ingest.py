@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 
 from mamori.bus.base import Bus, BusError, BusFull, Message
 from mamori.bus.subjects import quarantine_subject
+from mamori.bus.watermark import over_high_water
 from mamori.config import Settings
 from mamori.errors import MamoriError, PermissionDeniedError
 from mamori.ingest.config import IngestConfig
@@ -92,16 +93,6 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _over_high_water(bus: Bus, settings: Settings) -> bool:
-    if bus.is_full():
-        return True
-    size = getattr(bus, "size_bytes", None)
-    limit = getattr(bus, "max_bytes", None)
-    if isinstance(size, int) and isinstance(limit, int) and limit > 0:
-        return size >= limit * settings.ingest_high_water
-    return False
-
-
 def _quarantine_messages(result: IntakeResult) -> list[Message]:
     out = []
     for item in result.quarantined:
@@ -157,7 +148,7 @@ async def ingest_bulk(
     bus: Bus | None = getattr(request.app.state, "bus", None)
     if bus is None:
         return _problem(503, "the bus is not running", retry_after=5)
-    if _over_high_water(bus, settings):
+    if over_high_water(bus, settings.ingest_high_water):
         return _problem(429, "intake is busy (queue over its limit); retry later", 2)
     limit = settings.ingest_max_body_bytes
     try:
