@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from mamori.bus.base import Message
 from mamori.bus.embedded import EmbeddedBus
 from mamori.cli.runtime import default_services
 from mamori.cli.wiring import ingest as wiring
@@ -198,3 +199,33 @@ def _ctx(settings, db, role="up"):
     from mamori.cli.runtime import ServiceContext
 
     return ServiceContext(settings=settings, db=db, bus=_NoBus(), role=role)  # type: ignore[arg-type]
+
+
+async def test_lone_surrogates_and_poison_messages_do_not_block_the_pipeline(tmp_path, db, world):
+    async with EmbeddedBus(tmp_path / "spool", fsync="never") as bus:
+        # JSON input may carry a lone surrogate escape; the parser's output stays valid
+        await accept_bulk(
+            bus, b'{"user": "\\ud800x", "n": 1}\n{"n": 2}\n', source="json_lines", tenant="tenant-a"
+        )
+        await wiring.ParseConsumer(bus, IngestConfig()).drain()
+        good = Event(
+            fields={"n": 3}, timestamp=datetime.now(UTC), source="x", raw="ok", tenant="tenant-a"
+        ).to_dict()
+        poison = dict(good, event_id="poison", host="\ud800")  # host the store cannot encode
+        await bus.publish_many(
+            [
+                Message("mamori.events.tenant-a.x", json.dumps(good).encode(), "g1"),
+                Message("mamori.events.tenant-a.x", json.dumps(poison).encode(), "p1"),
+            ]
+        )
+        store = wiring.StoreService(bus, db)
+        assert await store.events.drain() == 4
+        await store.quarantine.drain()
+    with db.session() as s:
+        events = list(s.scalars(select(StoredEvent)))
+        refused = list(s.scalars(select(QuarantinedRecord)))
+    assert len(events) == 3
+    assert {e.fields.get("user") for e in events} >= {"\ud800x"}
+    (record,) = refused
+    assert record.reason.startswith("the store refused this message")
+    assert b'"poison"' in record.raw

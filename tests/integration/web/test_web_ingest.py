@@ -342,3 +342,10 @@ def test_log_pages_render_escaped(client, world, stored):
     bad = client.get("/logs", params={"start": "yesterday"})
     assert bad.status_code == 422
     csrf_of(client)
+
+
+def test_lone_surrogate_escapes_in_an_array_are_accepted(client, world, bus):
+    body = b'[{"user": "\\ud800"}, {"user": "ok"}]'
+    r = client.post("/api/v1/ingest/json_lines", content=body, headers=_key(world, "a-ingest"))
+    assert r.status_code == 200 and r.json()["accepted"] == 2
+    assert [x["user"] for x in bus.raw_lines()] == ["\ud800", "ok"]

@@ -314,14 +314,16 @@ class _CollectSink:
 
     def event(self, event: Event) -> None:
         subject = events_subject(event.tenant, event.source)
-        self.messages.append(Message(subject, event.to_json().encode(), event.id))
+        # a lone surrogate (JSON input may carry "\ud800") must not break the batch
+        data = event.to_json().encode("utf-8", "backslashreplace")
+        self.messages.append(Message(subject, data, event.id))
         self.events += 1
 
     def quarantine(self, item: Quarantined) -> None:
         key = _record_key(item.source, item.tenant, item.location, item.raw)
         data = quarantined_to_dict(item)
         data["record_key"] = key
-        body = json.dumps(data, ensure_ascii=False).encode()
+        body = json.dumps(data, ensure_ascii=False).encode("utf-8", "backslashreplace")
         self.messages.append(Message(quarantine_subject(item.tenant, item.source), body, key))
         self.quarantined += 1
 
@@ -413,8 +415,43 @@ class StoreConsumer(_Consumer):
             return self.writer.write([], items + bad)
         return self.writer.write(items, bad)
 
+    def _write_or_isolate(self, batch: list[Delivery]) -> WriteResult:
+        """Write the batch; if the store refuses it, write its messages one by one and
+        quarantine those the store refuses on their own (so one bad message cannot block
+        the pipeline). When even the quarantine write fails the store is down: raise."""
+        try:
+            return self._write(batch)
+        except Exception as exc:
+            if len(batch) == 1 and batch[0].num_delivered < 3:
+                raise
+            log.warning("%s: batch refused (%s); writing one by one", self.name, exc)
+        total = WriteResult()
+        for delivery in batch:
+            try:
+                part = self._write([delivery])
+            except Exception as exc:
+                message = delivery.message
+                part = self.writer.write(
+                    [],
+                    [
+                        {
+                            "record_key": _record_key("refused", message.msg_id),
+                            "source": "store",
+                            "reason": f"the store refused this message: {type(exc).__name__}:"
+                            f" {str(exc)[:300]}",
+                            "raw_b64": base64.b64encode(message.data).decode("ascii"),
+                            "location": message.subject,
+                        }
+                    ],
+                )
+            total.events += part.events
+            total.duplicates += part.duplicates
+            total.quarantined += part.quarantined
+            total.unknown_tenant += part.unknown_tenant
+        return total
+
     async def handle(self, batch: list[Delivery]) -> None:
-        result = await asyncio.to_thread(self._write, batch)
+        result = await asyncio.to_thread(self._write_or_isolate, batch)
         self.stored += result.events + result.quarantined
         self.duplicates += result.duplicates
 
