@@ -102,18 +102,20 @@ async def test_a_failing_store_acks_nothing_and_retries(tmp_path, db, world, mon
             sink.event(e)
         await bus.publish_many(sink.messages)
         store = wiring.StoreConsumer(bus, db, retry_delay=0.01, ack_wait=0.2)
-        calls = {"n": 0}
+        down = {"now": True}
         real = store.writer.write
 
         def flaky(*args, **kwargs):
-            calls["n"] += 1
-            if calls["n"] == 1:
+            if down["now"]:
                 raise RuntimeError("database is down")
             return real(*args, **kwargs)
 
         monkeypatch.setattr(store.writer, "write", flaky)
+        # the database is down: nothing is written, nothing acked (not even quarantined)
         assert await store.run_once(timeout=0.5) == 0
         assert store.failures == 1 and _count(db, StoredEvent) == 0
+        assert _count(db, QuarantinedRecord) == 0
+        down["now"] = False
         assert await store.drain() == 5
     assert _count(db, StoredEvent) == 5
 
