@@ -349,3 +349,29 @@ def test_lone_surrogate_escapes_in_an_array_are_accepted(client, world, bus):
     r = client.post("/api/v1/ingest/json_lines", content=body, headers=_key(world, "a-ingest"))
     assert r.status_code == 200 and r.json()["accepted"] == 2
     assert [x["user"] for x in bus.raw_lines()] == ["\ud800", "ok"]
+
+
+def test_dashboard_counts_recent_events_and_quarantine_of_the_viewer(client, world, db):
+    import re
+
+    now = datetime.now(UTC)
+    a, b = world.tenant_a.id, world.tenant_b.id
+    rows = [{"tenant_id": a, "event_id": f"a{i}", "ts": now - timedelta(hours=1)} for i in range(3)]
+    rows += [{"tenant_id": a, "event_id": "old", "ts": now - timedelta(days=2)}]
+    rows += [{"tenant_id": b, "event_id": f"b{i}", "ts": now} for i in range(5)]
+    with db.session() as s:
+        repo.insert_events(s, rows=rows)
+        repo.insert_quarantined(s, rows=[{"tenant_id": a, "record_key": "q", "raw": b"x"}])
+
+    def figure(html: str, key: str) -> str:
+        match = re.search(rf'data-panel="{key}">.*?<a href="[^"]+">(\d+)</a>', html, re.S)
+        assert match, key
+        return match.group(1)
+
+    login(client, "viewer-a")
+    page = client.get("/").text
+    assert "直近24時間のログ件数" in page
+    assert figure(page, "events_24h") == "3" and figure(page, "quarantined") == "1"
+    login(client, "root")
+    page = client.get("/").text
+    assert figure(page, "events_24h") == "8"

@@ -7,17 +7,19 @@ events of other tenants are reported as missing.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from mamori.errors import ValidationError
 from mamori.store.repos import ingest as repo
 from mamori.store.tables import StoredEvent
-from mamori.web.deps import CurrentUserPrincipal, SessionDep, TenantScopeDep
+from mamori.web.dashboard import PANELS, DashboardPanel, PanelValue
+from mamori.web.deps import CurrentUserPrincipal, SessionDep, TenantScope, TenantScopeDep
 from mamori.web.schemas.ingest import (
     EventList,
     EventPublic,
@@ -263,4 +265,25 @@ def event_page(
     )
 
 
-__all__ = ["parse_field_filters", "router"]
+# ---- dashboard ----------------------------------------------------------------------------
+
+
+def _events_last_day(session: Session, scope: TenantScope) -> PanelValue:
+    since = datetime.now(UTC) - timedelta(days=1)
+    query = repo.EventQuery(tenant_ids=scope.ui_ids(), start=since)
+    return PanelValue(repo.count_events(session, query=query), "/logs")
+
+
+def _quarantined(session: Session, scope: TenantScope) -> PanelValue:
+    total = repo.count_quarantined(session, tenant_ids=scope.ui_ids())["total"]
+    return PanelValue(total, "/logs/quarantine")
+
+
+LOG_PANELS = (
+    DashboardPanel("events_24h", "dashboard.events_24h", _events_last_day, order=40),
+    DashboardPanel("quarantined", "dashboard.quarantined", _quarantined, order=45),
+)
+PANELS.extend(p for p in LOG_PANELS if p.key not in {q.key for q in PANELS})
+
+
+__all__ = ["LOG_PANELS", "parse_field_filters", "router"]
