@@ -133,6 +133,37 @@ class Settings(BaseSettings):
     respond_notify_backoff: str = Field(
         default="1,2,4", description="Seconds between delivery retries, comma-separated"
     )
+    # --- log collection (issue 5); the syslog listener is off until a port is set ---
+    syslog_bind: str = Field(default="0.0.0.0", description="Syslog listen address")  # noqa: S104
+    syslog_udp_port: int | None = Field(default=None, ge=0, le=65535, description="Off if unset")
+    syslog_tcp_port: int | None = Field(default=None, ge=0, le=65535, description="Off if unset")
+    syslog_tls_port: int | None = Field(default=None, ge=0, le=65535, description="Off if unset")
+    syslog_tls_cert: Path | None = Field(default=None, description="PEM certificate for TLS")
+    syslog_tls_key: Path | None = Field(default=None, description="PEM key for TLS")
+    syslog_tls_client_ca: Path | None = Field(
+        default=None, description="CA of client certificates (CN -> tenant mapping)"
+    )
+    syslog_default_tenant: str | None = Field(
+        default=None, description="Tenant slug of unmapped senders; unset refuses them"
+    )
+    syslog_senders: list[dict[str, str]] = Field(
+        default_factory=list,
+        description='Sender mapping, JSON: [{"network": "10.1.0.0/16", "tenant": "acme",'
+        ' "host": "fw1", "source": "utm_kv"}] or {"cn": "*.acme.jp", ...}',
+    )
+    ingest_max_body_bytes: int = Field(
+        default=32 * 1024 * 1024, gt=0, description="HTTP bulk intake limit (inflated bytes)"
+    )
+    ingest_high_water: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Share of bus_max_bytes above which collectors push back (HTTP intake"
+        " answers 429, syslog TCP reading pauses); the rest is kept for the consumers",
+    )
+    retention_interval: float = Field(
+        default=3600.0, ge=0, description="Seconds between retention purges; 0 switches off"
+    )
 
     @field_validator("default_language")
     @classmethod

@@ -21,6 +21,7 @@ from mamori.store.db import Database
 from mamori.store.passwords import make_hasher
 from mamori.store.repos import audit, tenants, users
 from mamori.store.tables import Role
+from mamori.store.tables.core import DEFAULT_RETENTION_DAYS
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 tenant_app = typer.Typer(help="Tenants (customer organisations).", no_args_is_help=True)
@@ -164,7 +165,9 @@ def db_upgrade() -> None:
 def tenant_add(
     slug: Annotated[str, typer.Argument(help="Short id: lowercase letters, digits, hyphens.")],
     name: Annotated[str, typer.Argument(help="Display name, e.g. 株式会社サンプル部品.")],
-    retention_days: Annotated[int, typer.Option(min=1, help="Days to keep logs.")] = 365,
+    retention_days: Annotated[
+        int, typer.Option(min=1, help="Days to keep logs.")
+    ] = DEFAULT_RETENTION_DAYS,
 ) -> None:
     """Add a tenant."""
     with session_scope() as session:

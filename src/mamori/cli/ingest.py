@@ -2,8 +2,8 @@
 
 ``mamori ingest FILE_OR_DIR --source NAME --tenant T`` parses files (plain or ``.gz``,
 directories recursively) with a progress bar. The normalised events go to ``--output``
-(JSON lines, quarantined records beside it) or, without it, onto the bus spool in the
-data directory (subjects ``mamori.events.<tenant>.<source>``) for the store consumer.
+(JSON lines, quarantined records beside it) or, without it, into the store (the database
+of the settings), through the same idempotent writer as the store consumer of ``mamori up``.
 ``mamori ingest parsers`` lists the registered parsers.
 """
 
@@ -24,15 +24,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from mamori.bus.factory import open_bus
 from mamori.config import Settings
 from mamori.errors import MamoriError
 from mamori.ingest.config import IngestConfig
 from mamori.ingest.importer import import_paths, total_bytes
 from mamori.ingest.parsers import parsers
-from mamori.ingest.sinks import BusEventSink, JsonlSink
+from mamori.ingest.sinks import JsonlSink
 from mamori.ingest.sniffing import DEFAULT_PRIORITY
 from mamori.model import EventSink
+from mamori.store.repos import tenants
 
 MESSAGES = {
     "need_tenant": ("--tenant を指定してください", "--tenant is required"),
@@ -43,9 +43,9 @@ MESSAGES = {
     "skipped": ("読み込めなかったファイル: {files}", "files not imported: {files}"),
     "to_output": ("出力先: {path}", "written to: {path}"),
     "to_quarantine": ("隔離レコード: {path}", "quarantined records: {path}"),
-    "to_spool": (
-        "イベントはスプール {path} に格納されました ({count} 件)",
-        "events queued in the spool {path} ({count})",
+    "to_store": (
+        "ストアに保存: 新規 {stored} 件、既存のため省略 {duplicates} 件",
+        "stored: {stored} new, {duplicates} already stored",
     ),
     "parsers_title": ("登録済みパーサー", "Registered parsers"),
     "progress": ("取り込み中", "importing"),
@@ -93,7 +93,7 @@ def ingest(
         Path | None, typer.Option("--config", help="mamori TOML file (its mamori.ingest table).")
     ] = None,
     data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Data directory (spool).")
+        Path | None, typer.Option("--data-dir", help="Data directory (database).")
     ] = None,
 ) -> None:
     """Import log files (or list parsers with 'parsers')."""
@@ -135,23 +135,31 @@ def _import(
     lang: str,
 ) -> None:
     total = total_bytes([path])
-    spool: Path | None = None
     sink: EventSink
     if output is not None:
         sink = jsonl = JsonlSink(output)
         close = jsonl.close
     else:
-        # Until the store exists the events wait on the bus; with the store this becomes
-        # `sink = StoreEventSink(settings)` - the one line to change.
-        spool = settings.ensure_data_dir() / "spool"
-        bus = open_bus(
-            config.bus.url,
-            data_dir=settings.data_dir,
-            max_bytes=config.bus.max_bytes,
-            fsync=config.bus.fsync,
-        )
-        sink = bus_sink = BusEventSink(bus)
-        close = bus_sink.close
+        # no output file: straight into the store, through the same writer the store
+        # consumer of `mamori up` uses (idempotent: a re-import stores nothing twice)
+        from mamori.cli.core import open_database
+        from mamori.cli.wiring.ingest import StoreEventSink
+
+        db = open_database(settings)
+        try:
+            with db.session() as session:  # an unknown tenant fails before any work
+                tenants.get_tenant_by_slug(session, slug=tenant)
+        except MamoriError:
+            db.dispose()
+            raise
+        sink = store_sink = StoreEventSink(db)
+
+        def close() -> None:
+            try:
+                store_sink.close()
+            finally:
+                db.dispose()
+
     columns = (
         TextColumn(_t("progress", lang)),
         BarColumn(),
@@ -183,7 +191,7 @@ def _import(
         if result.quarantined:
             typer.echo(_t("to_quarantine", lang, path=jsonl.quarantine_path))
     else:
-        typer.echo(_t("to_spool", lang, path=spool, count=result.events))
+        typer.echo(_t("to_store", lang, stored=store_sink.stored, duplicates=store_sink.duplicates))
 
 
 def register(app: typer.Typer) -> None:

@@ -22,6 +22,7 @@ import uvicorn
 
 from mamori.bus.base import Bus
 from mamori.bus.factory import open_bus
+from mamori.cli.wiring import ingest as ingest_wiring
 from mamori.cli.wiring import respond as _respond
 from mamori.cli.wiring import scan as scan_wiring
 from mamori.cli.wiring.detect import make_detect
@@ -77,6 +78,10 @@ SERVICE_FACTORIES: list[ServiceFactory] = [
     scan_wiring.make_icap_server,
     make_detect,
     _respond.make_respond,
+    ingest_wiring.make_parse_consumer,
+    ingest_wiring.make_store_consumer,
+    ingest_wiring.make_syslog_listener,
+    ingest_wiring.make_retention_job,
 ]
 
 

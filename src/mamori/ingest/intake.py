@@ -107,8 +107,10 @@ def split_records(data: bytes) -> Iterator[tuple[int, bytes | None, str]]:
         if not isinstance(items, list):  # pragma: no cover - guarded by the "[" check
             raise BadPayload("body is not a JSON array")
         for i, item in enumerate(items):
+            # ensure_ascii: a lone surrogate ("\ud800" in the body) stays an escape
+            # instead of breaking the UTF-8 encoding
             if isinstance(item, dict):
-                yield i, json.dumps(item, ensure_ascii=False).encode(), ""
+                yield i, json.dumps(item).encode(), ""
             else:
                 reason = f"JSON value is not an object (got {type(item).__name__})"
                 yield i, json.dumps(item).encode(), reason

@@ -1,13 +1,15 @@
-import asyncio
 import gzip
 import json
 from collections import Counter
 from pathlib import Path
 
+from sqlalchemy import select
 from typer.testing import CliRunner
 
-from mamori.bus.embedded import EmbeddedBus
 from mamori.cli.main import app
+from mamori.store.db import Database
+from mamori.store.repos import tenants
+from mamori.store.tables import StoredEvent
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "logs"
 runner = CliRunner()
@@ -86,23 +88,34 @@ def test_unrecognised_and_corrupt_files_are_reported_not_fatal(tmp_path):
     assert len(reasons) == 2 and all(r.startswith("file not imported") for r in reasons)
 
 
-def test_default_goes_to_the_spool_via_the_bus(tmp_path):
+def test_default_goes_into_the_store_once(tmp_path):
     data_dir = tmp_path / "var"
+    data_dir.mkdir()
+    db = Database(f"sqlite:///{data_dir / 'mamori.db'}")
+    db.upgrade()
+    with db.session() as s:
+        tenants.create_tenant(s, slug="acme", name="アクメ")
+    args = ["ingest", str(FIXTURES / "squid"), "-t", "acme", "--data-dir", str(data_dir)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "4" in result.output
+    again = runner.invoke(app, args)  # a re-import stores nothing twice
+    assert again.exit_code == 0, again.output
+    with db.session() as s:
+        rows = list(s.scalars(select(StoredEvent)))
+    db.dispose()
+    assert len(rows) == 4
+    assert {r.source for r in rows} == {"squid"}
+    assert any(r.fields.get("cs-method") == "GET" for r in rows)
+
+
+def test_default_into_the_store_refuses_an_unknown_tenant(tmp_path):
     result = runner.invoke(
-        app, ["ingest", str(FIXTURES / "squid"), "-t", "acme", "--data-dir", str(data_dir)]
+        app,
+        ["ingest", str(FIXTURES / "squid"), "-t", "nobody", "--data-dir", str(tmp_path / "v")],
     )
-    assert result.exit_code == 0, result.output
-
-    async def read_back():
-        async with EmbeddedBus(data_dir / "spool") as bus:
-            sub = await bus.subscribe("mamori.events.>", "store")
-            batch = await sub.fetch(100, timeout=1)
-            return [json.loads(d.message.data) for d in batch], [d.message.subject for d in batch]
-
-    events, subjects = asyncio.run(read_back())
-    assert len(events) == 4
-    assert set(subjects) == {"mamori.events.acme.squid"}
-    assert events[0]["cs-method"] == "GET"
+    assert result.exit_code == 1
+    assert "tenant 'nobody' not found" in result.output
 
 
 def test_errors_are_one_line(tmp_path):

@@ -109,7 +109,45 @@ def _b_quarantine_item(w: World, s: Session) -> str:
     return store.put(b"tenant B content", name="b.bin", tenant=w.tenant_b.slug, kind="file").id
 
 
+def _tenant_b_event(world: World, session: Session) -> str:
+    """A stored event of tenant B (its raw record names tenant B)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from mamori.store.repos import ingest
+    from mamori.store.tables import StoredEvent
+
+    ingest.insert_events(
+        session,
+        rows=[
+            {
+                "tenant_id": world.tenant_b.id,
+                "event_id": f"{B_MARKER}-event",
+                "ts": datetime(2026, 11, 25, tzinfo=UTC),
+                "host": f"{B_MARKER}-host",
+                "source": "syslog",
+                "fields": {"user": B_MARKER},
+                "raw": f"secret of {B_MARKER}",
+            }
+        ],
+    )
+    ingest.insert_quarantined(
+        session,
+        rows=[{"tenant_id": world.tenant_b.id, "record_key": B_MARKER, "raw": B_MARKER.encode()}],
+    )
+    session.commit()
+    row = session.scalar(
+        select(StoredEvent.id).where(
+            StoredEvent.tenant_id == world.tenant_b.id, StoredEvent.event_id == f"{B_MARKER}-event"
+        )
+    )
+    return str(row)
+
+
 PATH_PARAMS: dict[str, PathParam] = {
+    "source": lambda _w, _s: "json_lines",
+    "log_id": _tenant_b_event,
     "tenant_id": lambda w, _s: str(w.tenant_b.id),
     "user_id": lambda w, _s: str(w.viewer_b.id),
     "key_id": lambda w, _s: str(w.keys["b-ingest"][0].id),

@@ -387,7 +387,8 @@ def test_automatic_checks_are_kept_apart_and_flag_contradictions(client, world, 
     result = r.json()
     # the tenant's retention is known, but mamori has seen no logs for it yet
     assert result["checks"]["143"]["passed"] is False
-    assert result["checks"]["143"]["evidence"]["investigation_logs"]["retention_days"] == 365
+    retention = world.tenant_a.retention_days
+    assert result["checks"]["143"]["evidence"]["investigation_logs"]["retention_days"] == retention
     assert result["contradicted"] == ["143"]
     detail = client.get(f"{API}/assessments/{aid}").json()
     assert detail["answers"]["143"]["status"] == "対策完了"  # the declared answer is untouched

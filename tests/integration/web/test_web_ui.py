@@ -199,7 +199,8 @@ OWN_PANELS = {"tenants", "users", "api_keys", "alerts"}  # areas append panels o
 def _panels(html: str) -> dict[str, str]:
     """The foundation's panels (areas add their own, tested in their own files)."""
     found = re.findall(
-        r'data-panel="([a-z_]+)">\s*<h2>[^<]*</h2>\s*<p class="figure">(?:<a [^>]*>)?([^<]*)', html
+        r'data-panel="([a-z0-9_]+)">\s*<h2>[^<]*</h2>\s*<p class="figure">(?:<a [^>]*>)?([^<]*)',
+        html,
     )
     return {key: value for key, value in found if key in OWN_PANELS}
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from mamori.errors import DuplicateError, NotFoundError, ValidationError
 from mamori.store.tables import Tenant
+from mamori.store.tables.core import DEFAULT_RETENTION_DAYS
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -38,7 +39,9 @@ def _check_retention(days: int) -> int:
     return days
 
 
-def create_tenant(session: Session, *, slug: str, name: str, retention_days: int = 365) -> Tenant:
+def create_tenant(
+    session: Session, *, slug: str, name: str, retention_days: int = DEFAULT_RETENTION_DAYS
+) -> Tenant:
     """Raises:
     ValidationError: bad slug, name or retention.
     DuplicateError: the slug is taken.

@@ -23,6 +23,7 @@ from mamori.store.tables.guideline import (
     GuidelineEvidence,
     GuidelineEvidenceBlob,
 )
+from mamori.store.tables.ingest import QuarantinedRecord, StoredEvent
 from mamori.store.tables.respond import (
     RespondAction,
     RespondAlert,
@@ -65,7 +66,9 @@ __all__ = [
     "RespondPage",
     "RespondPlaybookRun",
     "RespondRejectedAlert",
+    "QuarantinedRecord",
     "Role",
+    "StoredEvent",
     "Tenant",
     "User",
     "operator_tenants",

@@ -46,6 +46,10 @@ class Role(StrEnum):
 
 ROLE_VALUES = tuple(r.value for r in Role)
 
+#: Days a new tenant's logs are kept unless it says otherwise (issue 5: 180 days). A Python
+#: side default: existing tenants keep the value they were created with.
+DEFAULT_RETENTION_DAYS = 180
+
 
 class Tenant(Base):
     """A customer organisation whose data is kept apart from every other tenant's."""
@@ -55,7 +59,7 @@ class Tenant(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     slug: Mapped[str] = mapped_column(String(63), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    retention_days: Mapped[int] = mapped_column(Integer, default=365)
+    retention_days: Mapped[int] = mapped_column(Integer, default=DEFAULT_RETENTION_DAYS)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -179,6 +183,7 @@ def _audit_is_append_only(mapper: Any, connection: Any, target: AuditLog) -> Non
 
 
 __all__ = [
+    "DEFAULT_RETENTION_DAYS",
     "ROLE_VALUES",
     "ApiKey",
     "AuditHead",

@@ -39,6 +39,8 @@ ROUTER_MODULES: tuple[str, ...] = (
     "mamori.web.routers.incidents",
     "mamori.web.routers.alerts",
     "mamori.web.routers.agent_commands",
+    "mamori.web.routers.ingest",
+    "mamori.web.routers.logs",
 )
 
 #: Paths reachable without logging in. Everything else must refuse anonymous callers

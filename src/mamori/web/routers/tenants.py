@@ -14,6 +14,7 @@ from starlette.responses import Response
 from mamori.errors import MamoriError, PermissionDeniedError
 from mamori.store.repos import tenants
 from mamori.store.tables import Role, Tenant
+from mamori.store.tables.core import DEFAULT_RETENTION_DAYS
 from mamori.web.deps import (
     CurrentUserPrincipal,
     SessionDep,
@@ -125,7 +126,7 @@ def tenants_create_form(
     principal: CurrentUserPrincipal,
     slug: Annotated[str, Form()],
     name: Annotated[str, Form()],
-    retention_days: Annotated[int, Form(gt=0, le=36500)] = 365,
+    retention_days: Annotated[int, Form(gt=0, le=36500)] = DEFAULT_RETENTION_DAYS,
 ) -> Response:
     _require_admin(scope)
     try:

@@ -4,11 +4,13 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mamori.store.tables.core import DEFAULT_RETENTION_DAYS
+
 
 class TenantCreate(BaseModel):
     slug: str = Field(min_length=1, max_length=63, examples=["acme-parts"])
     name: str = Field(min_length=1, max_length=200, examples=["株式会社アクメ部品"])
-    retention_days: int = Field(default=365, gt=0, le=36500)
+    retention_days: int = Field(default=DEFAULT_RETENTION_DAYS, gt=0, le=36500)
 
 
 class TenantUpdate(BaseModel):

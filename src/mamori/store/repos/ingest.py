@@ -1,0 +1,402 @@
+"""Stored events and quarantined records: idempotent batch insert, search, retention.
+
+Inserts ignore rows whose key already exists (``(tenant_id, event_id)`` for events,
+``record_key`` for quarantined records) with the engine's own ``ON CONFLICT DO NOTHING``,
+so a redelivered batch is stored once on SQLite and on PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from mamori.errors import NotFoundError, ValidationError
+from mamori.store.tables import QuarantinedRecord, StoredEvent, Tenant
+from mamori.store.types import utcnow
+
+MAX_PAGE = 1000
+FIELD_NAME_RE = re.compile(r"^[\w@.:\-]{1,100}$")
+_BATCH = 500
+
+
+def _insert(session: Session, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise ValidationError(f"unsupported database {dialect!r}")  # pragma: no cover
+
+
+def insert_events(session: Session, *, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert event rows (column -> value); rows already stored are skipped.
+
+    Each row needs ``tenant_id``, ``event_id`` and ``ts``; ``host``, ``source``,
+    ``data_type``, ``fields``, ``raw`` and ``received_at`` are optional. Returns how many
+    rows were new.
+    """
+    if not rows:
+        return 0
+    now = utcnow()
+    values = [
+        {
+            "tenant_id": row["tenant_id"],
+            "event_id": str(row["event_id"])[:64],
+            "ts": row["ts"],
+            "host": (str(row["host"])[:255] if row.get("host") else None),
+            "source": str(row.get("source") or "")[:100],
+            "data_type": str(row.get("data_type") or "")[:100],
+            "fields": row.get("fields") or {},
+            "raw": str(row.get("raw") or ""),
+            "received_at": row.get("received_at") or now,
+        }
+        for row in rows
+    ]
+    if session.get_bind().dialect.name == "sqlite":
+        return _insert_events_sqlite(session, values)
+    stmt = (
+        _insert(session, StoredEvent)
+        .on_conflict_do_nothing(index_elements=["tenant_id", "event_id"])
+        .returning(StoredEvent.id)
+    )
+    conn = session.connection()
+    inserted = 0
+    for start in range(0, len(values), _BATCH):
+        inserted += len(conn.execute(stmt, values[start : start + _BATCH]).all())
+    return inserted
+
+
+_SQLITE_INSERT_EVENTS = (
+    "INSERT INTO events (tenant_id, event_id, ts, host, source, data_type, fields, raw,"
+    " received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (tenant_id, event_id) DO NOTHING"
+)
+
+
+def _sqlite_time(value: datetime) -> str:
+    """The text form SQLAlchemy's SQLite DateTime stores (naive UTC), so queries compare."""
+    value = value.astimezone(UTC) if value.tzinfo else value
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _insert_events_sqlite(session: Session, values: list[dict[str, Any]]) -> int:
+    """The hot path of the store on SQLite: one ``executemany`` in the driver.
+
+    Writes exactly what the ORM types would (naive-UTC time text, JSON text), in the
+    session's own transaction; the driver's change counter gives the new rows.
+    """
+    raw_conn = session.connection().connection.dbapi_connection
+    assert raw_conn is not None  # noqa: S101 - an open session has a connection
+    dumps = json.dumps
+    params = [
+        (
+            v["tenant_id"],
+            v["event_id"],
+            _sqlite_time(v["ts"]),
+            v["host"],
+            v["source"],
+            v["data_type"],
+            dumps(v["fields"], default=str),
+            v["raw"],
+            _sqlite_time(v["received_at"]),
+        )
+        for v in values
+    ]
+    before = raw_conn.total_changes
+    cursor = raw_conn.cursor()
+    try:
+        cursor.executemany(_SQLITE_INSERT_EVENTS, params)
+    finally:
+        cursor.close()
+    return int(raw_conn.total_changes - before)
+
+
+def insert_quarantined(session: Session, *, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert quarantined records; a ``record_key`` already stored is skipped."""
+    if not rows:
+        return 0
+    now = utcnow()
+    values = [
+        {
+            "tenant_id": row.get("tenant_id"),
+            "record_key": str(row["record_key"])[:64],
+            "source": str(row.get("source") or "")[:100],
+            "reason": str(row.get("reason") or ""),
+            "raw": bytes(row.get("raw") or b""),
+            "location": str(row.get("location") or ""),
+            "tenant_label": str(row.get("tenant_label") or "")[:100],
+            "received_at": row.get("received_at") or now,
+        }
+        for row in rows
+    ]
+    stmt = _insert(session, QuarantinedRecord).on_conflict_do_nothing(index_elements=["record_key"])
+    inserted = 0
+    for start in range(0, len(values), _BATCH):
+        chunk = values[start : start + _BATCH]
+        keys = {v["record_key"] for v in chunk}
+        known = set(
+            session.scalars(
+                select(QuarantinedRecord.record_key).where(QuarantinedRecord.record_key.in_(keys))
+            )
+        )
+        session.execute(stmt, chunk)
+        inserted += len(keys - known)
+    return inserted
+
+
+def tenant_ids_by_slug(session: Session, *, slugs: Iterable[str]) -> dict[str, int]:
+    """``slug -> id`` for the given slugs that name existing tenants."""
+    wanted = sorted(set(slugs))
+    if not wanted:
+        return {}
+    rows = session.execute(select(Tenant.slug, Tenant.id).where(Tenant.slug.in_(wanted)))
+    return {str(slug): int(tid) for slug, tid in rows}
+
+
+# ---- search ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    """What ``GET /api/v1/events`` and the ログ page filter by (all optional).
+
+    ``text`` is a case-insensitive substring of the raw record; ``fields`` compares named
+    event fields for equality (as text). ``tenant_ids=None`` means every tenant.
+    """
+
+    tenant_ids: Collection[int] | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    host: str | None = None
+    source: str | None = None
+    text: str | None = None
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+    def validate(self) -> EventQuery:
+        """Raises:
+        ValidationError: a bad time range or field name.
+        """
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise ValidationError("the start of the time range is after its end")
+        for name in self.fields:
+            if not FIELD_NAME_RE.fullmatch(name):
+                raise ValidationError(f"field name {name!r} is not allowed in a filter")
+        return self
+
+
+def _like(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _json_key(name: str, dialect: str) -> str:
+    # SQLite compares JSON object keys as written, and the stored JSON escapes non-ASCII
+    # characters (\\uXXXX): the path must name the key in that escaped form
+    return json.dumps(name)[1:-1] if dialect == "sqlite" else name
+
+
+def _filtered(stmt: Select[Any], query: EventQuery, dialect: str) -> Select[Any]:
+    query.validate()
+    if query.tenant_ids is not None:
+        stmt = stmt.where(StoredEvent.tenant_id.in_(list(query.tenant_ids)))
+    if query.start is not None:
+        stmt = stmt.where(StoredEvent.ts >= query.start)
+    if query.end is not None:
+        stmt = stmt.where(StoredEvent.ts < query.end)
+    if query.host:
+        stmt = stmt.where(StoredEvent.host == query.host)
+    if query.source:
+        stmt = stmt.where(StoredEvent.source == query.source)
+    if query.text:
+        stmt = stmt.where(StoredEvent.raw.ilike(_like(query.text), escape="\\"))
+    for name, value in query.fields.items():
+        stmt = stmt.where(StoredEvent.fields[_json_key(name, dialect)].as_string() == value)
+    return stmt
+
+
+def search_events(
+    session: Session, *, query: EventQuery, limit: int = 100, offset: int = 0
+) -> tuple[list[StoredEvent], bool]:
+    """Newest first; returns the page and whether more rows follow.
+
+    Raises:
+        ValidationError: bad paging values or filters.
+    """
+    if not 0 < limit <= MAX_PAGE:
+        raise ValidationError(f"limit must be between 1 and {MAX_PAGE}")
+    if offset < 0:
+        raise ValidationError("offset must not be negative")
+    stmt = _filtered(select(StoredEvent), query, session.get_bind().dialect.name)
+    stmt = stmt.order_by(StoredEvent.ts.desc(), StoredEvent.id.desc()).offset(offset)
+    rows = list(session.scalars(stmt.limit(limit + 1)))
+    return rows[:limit], len(rows) > limit
+
+
+def count_events(session: Session, *, query: EventQuery) -> int:
+    dialect = session.get_bind().dialect.name
+    stmt = _filtered(select(func.count()).select_from(StoredEvent), query, dialect)
+    return int(session.scalar(stmt) or 0)
+
+
+def get_event(
+    session: Session, *, row_id: int, tenant_ids: Collection[int] | None = None
+) -> StoredEvent:
+    """Raises:
+    NotFoundError: no such event, or it belongs to a tenant outside ``tenant_ids``.
+    """
+    event = session.get(StoredEvent, row_id)
+    if event is None or (tenant_ids is not None and event.tenant_id not in tenant_ids):
+        raise NotFoundError(f"event {row_id} not found")
+    return event
+
+
+def event_sources(session: Session, *, tenant_ids: Collection[int] | None = None) -> list[str]:
+    """The distinct sources of stored events (for the search form)."""
+    stmt = select(StoredEvent.source).distinct().order_by(StoredEvent.source)
+    if tenant_ids is not None:
+        stmt = stmt.where(StoredEvent.tenant_id.in_(list(tenant_ids)))
+    return [s for s in session.scalars(stmt.limit(200)) if s]
+
+
+# ---- quarantine --------------------------------------------------------------------------
+
+
+def _quarantine_scope(stmt: Any, tenant_ids: Collection[int] | None) -> Any:
+    if tenant_ids is not None:
+        stmt = stmt.where(QuarantinedRecord.tenant_id.in_(list(tenant_ids)))
+    return stmt
+
+
+def list_quarantined(
+    session: Session,
+    *,
+    tenant_ids: Collection[int] | None = None,
+    source: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[QuarantinedRecord], bool]:
+    """Newest first; ``tenant_ids=None`` (administrators) includes tenant-less records.
+
+    Raises:
+        ValidationError: bad paging values.
+    """
+    if not 0 < limit <= MAX_PAGE:
+        raise ValidationError(f"limit must be between 1 and {MAX_PAGE}")
+    if offset < 0:
+        raise ValidationError("offset must not be negative")
+    stmt = _quarantine_scope(select(QuarantinedRecord), tenant_ids)
+    if source:
+        stmt = stmt.where(QuarantinedRecord.source == source)
+    stmt = stmt.order_by(QuarantinedRecord.received_at.desc(), QuarantinedRecord.id.desc())
+    rows = list(session.scalars(stmt.offset(offset).limit(limit + 1)))
+    return rows[:limit], len(rows) > limit
+
+
+def count_quarantined(
+    session: Session,
+    *,
+    tenant_ids: Collection[int] | None = None,
+    since: datetime | None = None,
+) -> dict[str, int]:
+    """Quarantined records per source (and ``"total"``)."""
+    stmt = _quarantine_scope(
+        select(QuarantinedRecord.source, func.count()).group_by(QuarantinedRecord.source),
+        tenant_ids,
+    )
+    if since is not None:
+        stmt = stmt.where(QuarantinedRecord.received_at >= since)
+    counts = {str(source): int(n) for source, n in session.execute(stmt)}
+    counts_total = sum(counts.values())
+    return {"total": counts_total, **counts}
+
+
+def get_quarantined(
+    session: Session, *, row_id: int, tenant_ids: Collection[int] | None = None
+) -> QuarantinedRecord:
+    """Raises:
+    NotFoundError: no such record, or it is outside ``tenant_ids``.
+    """
+    row = session.get(QuarantinedRecord, row_id)
+    if row is None or (tenant_ids is not None and row.tenant_id not in tenant_ids):
+        raise NotFoundError(f"quarantined record {row_id} not found")
+    return row
+
+
+# ---- retention ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    tenant_id: int
+    slug: str
+    cutoff: datetime
+    events: int
+    quarantined: int
+
+
+def purge_expired(
+    session: Session, *, now: datetime | None = None, batch: int = 10_000
+) -> list[PurgeResult]:
+    """Delete each tenant's events (and quarantined records) older than its retention.
+
+    Deletes in batches of ``batch`` rows (committing is the caller's); returns one
+    result per tenant that lost rows.
+    """
+    now = now or utcnow()
+    results: list[PurgeResult] = []
+    tenants = list(session.execute(select(Tenant.id, Tenant.slug, Tenant.retention_days)))
+    for tenant_id, slug, days in tenants:
+        cutoff = now - timedelta(days=int(days))
+        events = _delete_batches(
+            session,
+            StoredEvent,
+            (StoredEvent.tenant_id == tenant_id, StoredEvent.ts < cutoff),
+            batch,
+        )
+        quarantined = _delete_batches(
+            session,
+            QuarantinedRecord,
+            (QuarantinedRecord.tenant_id == tenant_id, QuarantinedRecord.received_at < cutoff),
+            batch,
+        )
+        if events or quarantined:
+            results.append(PurgeResult(tenant_id, slug, cutoff, events, quarantined))
+    return results
+
+
+def _delete_batches(session: Session, table: Any, where: tuple[Any, ...], batch: int) -> int:
+    total = 0
+    while True:
+        ids = list(session.scalars(select(table.id).where(*where).limit(batch)))
+        if not ids:
+            return total
+        session.execute(delete(table).where(table.id.in_(ids)))
+        total += len(ids)
+        if len(ids) < batch:
+            return total
+
+
+__all__ = [
+    "MAX_PAGE",
+    "EventQuery",
+    "PurgeResult",
+    "count_events",
+    "count_quarantined",
+    "event_sources",
+    "get_event",
+    "get_quarantined",
+    "insert_events",
+    "insert_quarantined",
+    "list_quarantined",
+    "purge_expired",
+    "search_events",
+    "tenant_ids_by_slug",
+]
