@@ -188,17 +188,18 @@ def test_scan_cli_publishes_verdicts_on_the_bus_of_a_configured_data_dir(setting
 
 
 def test_scan_cli_beside_a_running_instance_still_scans_and_warns(settings, monkeypatch):
+    import fcntl
+
     monkeypatch.setenv("MAMORI_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("MAMORI_SECRET_KEY", settings.secret_key)
     (settings.data_dir / "secret.key").write_text(settings.secret_key)
     sample = settings.data_dir / "ok.txt"
     sample.write_text("fine")
-
-    async def scan_while_spool_is_held() -> object:
-        async with EmbeddedBus(settings.data_dir / "spool"):  # the running `mamori up`
-            return await asyncio.to_thread(runner.invoke, app, ["scan", str(sample)])
-
-    result = asyncio.run(scan_while_spool_is_held())
+    spool = settings.data_dir / "spool"
+    spool.mkdir()
+    with (spool / "LOCK").open("w") as held:  # what a running `mamori up` holds
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = runner.invoke(app, ["scan", str(sample)])
     assert result.exit_code == 0, result.output
     assert "verdict events not published" in result.output + (result.stderr or "")
 
