@@ -13,6 +13,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -44,6 +45,7 @@ from mamori.guideline.models import Framework
 from mamori.guideline.report import build_report, render_html, render_pdf
 from mamori.guideline.service import GuidelineService
 from mamori.store.repos import guideline as repo
+from mamori.store.repos import ingest as ingest_repo
 from mamori.store.repos import tenants
 from mamori.store.tables import GuidelineAssessment, Role, Tenant
 from mamori.web.deps import (
@@ -612,8 +614,9 @@ def run_checks(
 ) -> dict[str, Any]:
     """Run the automatic checks on what the platform knows about the tenant.
 
-    The store contributes what it holds today (the tenant's log retention); staff may send
-    further observations (log sources seen, rule counts ...) gathered elsewhere. Customers
+    The store contributes what it holds: the tenant's log retention and the log sources it
+    has received events from in the retention window; staff may send further observations
+    (rule counts ...) gathered elsewhere. Customers
     cannot supply observations: automatic evidence must not be self-declared.
 
     Raises:
@@ -627,6 +630,9 @@ def run_checks(
         raise ValidationError("observations of another tenant")
     data["tenant"] = tenant.slug
     data.setdefault("retention_days", tenant.retention_days)
+    if "log_sources" not in data:
+        since = datetime.now(UTC) - timedelta(days=tenant.retention_days)
+        data["log_sources"] = ingest_repo.source_activity(session, tenant_id=tenant.id, since=since)
     observations = Observations.from_dict(data)
     contradicted = service.record_observations(
         tenant=tenant.slug, assessment_id=assessment_id, observations=observations

@@ -423,3 +423,41 @@ def test_automatic_checks_are_kept_apart_and_flag_contradictions(client, world, 
     with db.session() as s:
         runs = list(s.scalars(select(AuditLog).where(AuditLog.action == "guideline.checks.run")))
     assert len(runs) == 2
+
+
+def test_log_sources_the_store_has_seen_pass_the_investigation_logs_check(client, world, db):
+    """No.143 from what mamori really received: an endpoint and a firewall log, recently."""
+    from datetime import UTC, datetime, timedelta
+
+    from mamori.store.repos import ingest
+
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "tenant_id": world.tenant_a.id,
+            "event_id": f"{source}-{i}",
+            "ts": now - timedelta(minutes=i),
+            "host": f"{source}-host",
+            "source": source,
+            "data_type": data_type,
+            "fields": {},
+            "raw": f"{source} {i}",
+        }
+        for source, data_type in (("evtx", "windows:evtx"), ("netfilter", "firewall:netfilter"))
+        for i in range(3)
+    ]
+    # tenant B's logs must not count for tenant A
+    rows.append({**rows[0], "tenant_id": world.tenant_b.id, "event_id": "b-only"})
+    with db.session() as session:
+        ingest.insert_events(session, rows=rows)
+        session.commit()
+    h = as_user(client, "cadmin-a")
+    aid = create(client, h)["id"]
+    client.put(f"{API}/assessments/{aid}/answers/143", json={"status": "対策完了"}, headers=h)
+    result = client.post(f"{API}/assessments/{aid}/checks", headers=h).json()
+    check = result["checks"]["143"]
+    assert check["passed"] is True, check
+    live = check["evidence"]["investigation_logs"]["live_sources"]
+    assert sorted(s["name"] for s in live) == ["evtx", "netfilter"]
+    assert {s["name"]: s["events"] for s in live} == {"evtx": 3, "netfilter": 3}
+    assert result["contradicted"] == []
