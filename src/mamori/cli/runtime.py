@@ -20,14 +20,19 @@ from typing import Literal, Protocol, runtime_checkable
 
 import uvicorn
 
+from mamori.bus import subjects
 from mamori.bus.base import Bus
 from mamori.bus.factory import open_bus
 from mamori.cli.wiring import ingest as ingest_wiring
 from mamori.cli.wiring import respond as _respond
 from mamori.cli.wiring import scan as scan_wiring
 from mamori.cli.wiring.detect import make_detect
+from mamori.cli.wiring.ingest import STORE_DURABLE, STORE_QUARANTINE_DURABLE
+from mamori.cli.wiring.respond import DURABLE as RESPOND_DURABLE
 from mamori.config import Settings
+from mamori.detect.stream import DETECT_DURABLE
 from mamori.errors import ConfigError
+from mamori.ingest.pipeline import RAW_DURABLE
 from mamori.store.db import Database
 from mamori.store.passwords import check_password_policy, make_hasher
 from mamori.store.repos import audit, users
@@ -205,13 +210,30 @@ async def serve(
             loop.remove_signal_handler(sig)
 
 
+#: Every durable consumer of the pipeline and its subject filter. A JetStream server keeps a
+#: message only for consumers that exist when it is published, so they are declared when the
+#: bus starts, before any collector publishes (the embedded spool keeps everything anyway).
+PIPELINE_CONSUMERS: dict[str, str] = {
+    RAW_DURABLE: subjects.RAW_ALL,
+    STORE_DURABLE: subjects.EVENTS_ALL,
+    STORE_QUARANTINE_DURABLE: subjects.QUARANTINE_ALL,
+    DETECT_DURABLE: subjects.EVENTS_ALL,
+    RESPOND_DURABLE: subjects.ALERTS_ALL,
+}
+
+
 async def start_bus(settings: Settings) -> Bus:
     """Open and start the bus the settings name (embedded spool by default).
 
     Raises:
         MamoriError: the bus cannot be opened (bad URL, unreachable server, bad spool).
     """
-    bus = open_bus(settings.bus_url, data_dir=settings.data_dir, max_bytes=settings.bus_max_bytes)
+    bus = open_bus(
+        settings.bus_url,
+        data_dir=settings.data_dir,
+        max_bytes=settings.bus_max_bytes,
+        consumers=PIPELINE_CONSUMERS,
+    )
     await bus.start()
     return bus
 
