@@ -26,7 +26,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import Select, case, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -124,6 +124,26 @@ def from_doc(cls: type[T], doc: dict[str, Any]) -> T:
         if f.name in doc
     }
     return cls(**kwargs)
+
+
+_M = TypeVar("_M")
+_T = TypeVar("_T")
+
+
+def _get_row(session: Session, model: type[_M], key: object, missing: str) -> _M:
+    """The row of ``model`` with primary key ``key``, or NotFoundError(``missing``)."""
+    row = session.get(model, key)
+    if row is None:
+        raise NotFoundError(missing)
+    return row
+
+
+def _where_given(stmt: Select[_T], *conditions: tuple[Any, object | None]) -> Select[_T]:
+    """Add ``column == value`` for every given (not None) filter value."""
+    for column, value in conditions:
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return stmt
 
 
 class _Repo:
@@ -231,9 +251,7 @@ class SqlIncidentRepo(_Repo):
 
     def get(self, incident_id: str) -> Incident:
         with self._session() as s:
-            row = s.get(RespondIncident, incident_id)
-            if row is None:
-                raise NotFoundError(f"incident {incident_id} not found")
+            row = _get_row(s, RespondIncident, incident_id, f"incident {incident_id} not found")
             return _incident(row)
 
     def save(self, incident: Incident) -> None:
@@ -338,9 +356,7 @@ class SqlAlertRepo(_Repo):
 
     def get(self, alert_id: str) -> AlertRecord:
         with self._session() as s:
-            row = s.get(RespondAlert, alert_id)
-            if row is None:
-                raise NotFoundError(f"alert {alert_id} not found")
+            row = _get_row(s, RespondAlert, alert_id, f"alert {alert_id} not found")
             return _alert(row)
 
     def save(self, record: AlertRecord) -> None:
@@ -428,19 +444,18 @@ class SqlActionRepo(_Repo):
 
     def get(self, record_id: str) -> ActionRecord:
         with self._session() as s:
-            row = s.get(RespondAction, record_id)
-            if row is None:
-                raise NotFoundError(f"action {record_id} not found")
+            row = _get_row(s, RespondAction, record_id, f"action {record_id} not found")
             return from_doc(ActionRecord, row.doc)
 
     def list(
         self, *, incident_id: str | None = None, status: str | None = None
     ) -> builtins.list[ActionRecord]:
         stmt = select(RespondAction).order_by(RespondAction.requested_at, RespondAction.id)
-        if incident_id is not None:
-            stmt = stmt.where(RespondAction.incident_id == incident_id)
-        if status is not None:
-            stmt = stmt.where(RespondAction.status == str(status))
+        stmt = _where_given(
+            stmt,
+            (RespondAction.incident_id, incident_id),
+            (RespondAction.status, None if status is None else str(status)),
+        )
         with self._session() as s:
             return [from_doc(ActionRecord, r.doc) for r in s.scalars(stmt)]
 
@@ -463,9 +478,7 @@ class SqlPlaybookRunRepo(_Repo):
 
     def get(self, run_id: str) -> PlaybookRun:
         with self._session() as s:
-            row = s.get(RespondPlaybookRun, run_id)
-            if row is None:
-                raise NotFoundError(f"playbook run {run_id} not found")
+            row = _get_row(s, RespondPlaybookRun, run_id, f"playbook run {run_id} not found")
             return from_doc(PlaybookRun, row.doc)
 
     def find(self, incident_id: str, playbook: str) -> PlaybookRun | None:
@@ -512,12 +525,12 @@ class SqlDeliveryRepo(_Repo):
         incident_id: str | None = None,
     ) -> builtins.list[DeliveryRecord]:
         stmt = select(RespondDelivery).order_by(RespondDelivery.created_at, RespondDelivery.id)
-        if tenant is not None:
-            stmt = stmt.where(RespondDelivery.tenant == tenant)
-        if status is not None:
-            stmt = stmt.where(RespondDelivery.status == status)
-        if incident_id is not None:
-            stmt = stmt.where(RespondDelivery.incident_id == incident_id)
+        stmt = _where_given(
+            stmt,
+            (RespondDelivery.tenant, tenant),
+            (RespondDelivery.status, status),
+            (RespondDelivery.incident_id, incident_id),
+        )
         with self._session() as s:
             return [from_doc(DeliveryRecord, r.doc) for r in s.scalars(stmt)]
 
@@ -539,19 +552,18 @@ class SqlPageRepo(_Repo):
 
     def get(self, page_id: str) -> Page:
         with self._session() as s:
-            row = s.get(RespondPage, page_id)
-            if row is None:
-                raise NotFoundError(f"page {page_id} not found")
+            row = _get_row(s, RespondPage, page_id, f"page {page_id} not found")
             return from_doc(Page, row.doc)
 
     def list(
         self, *, incident_id: str | None = None, status: str | None = None
     ) -> builtins.list[Page]:
         stmt = select(RespondPage).order_by(RespondPage.sent_at, RespondPage.id)
-        if incident_id is not None:
-            stmt = stmt.where(RespondPage.incident_id == incident_id)
-        if status is not None:
-            stmt = stmt.where(RespondPage.status == status)
+        stmt = _where_given(
+            stmt,
+            (RespondPage.incident_id, incident_id),
+            (RespondPage.status, status),
+        )
         with self._session() as s:
             return [from_doc(Page, r.doc) for r in s.scalars(stmt)]
 
@@ -559,9 +571,9 @@ class SqlPageRepo(_Repo):
 class SqlBreachRepo(_Repo):
     def get(self, incident_id: str) -> BreachTrack:
         with self._session() as s:
-            row = s.get(RespondBreachTrack, incident_id)
-            if row is None:
-                raise NotFoundError(f"incident {incident_id} has no breach track")
+            row = _get_row(
+                s, RespondBreachTrack, incident_id, f"incident {incident_id} has no breach track"
+            )
             return from_doc(BreachTrack, row.doc)
 
     def put(self, track: BreachTrack) -> None:
@@ -606,9 +618,7 @@ class SqlCommandQueue(_Repo):
 
     def get(self, command_id: str) -> EndpointCommand:
         with self._session() as s:
-            row = s.get(RespondCommand, command_id)
-            if row is None:
-                raise NotFoundError(f"command {command_id} not found")
+            row = _get_row(s, RespondCommand, command_id, f"command {command_id} not found")
             return from_doc(EndpointCommand, row.doc)
 
     def _move(self, s: Session, cmd: EndpointCommand, old: str) -> bool:
@@ -647,9 +657,7 @@ class SqlCommandQueue(_Repo):
     ) -> EndpointCommand:
         for _ in range(5):
             with self._session() as s:
-                row = s.get(RespondCommand, command_id)
-                if row is None:
-                    raise NotFoundError(f"command {command_id} not found")
+                row = _get_row(s, RespondCommand, command_id, f"command {command_id} not found")
                 cmd = from_doc(EndpointCommand, row.doc)
                 if cmd.status.finished:
                     raise ValidationError(f"command {command_id} is already {cmd.status.value}")
@@ -664,9 +672,7 @@ class SqlCommandQueue(_Repo):
     def cancel(self, command_id: str, now: datetime) -> EndpointCommand:
         for _ in range(5):
             with self._session() as s:
-                row = s.get(RespondCommand, command_id)
-                if row is None:
-                    raise NotFoundError(f"command {command_id} not found")
+                row = _get_row(s, RespondCommand, command_id, f"command {command_id} not found")
                 cmd = from_doc(EndpointCommand, row.doc)
                 if cmd.status.finished:
                     return cmd
@@ -698,10 +704,11 @@ class SqlCommandQueue(_Repo):
     ) -> builtins.list[EndpointCommand]:
         """Every command (newest last), for the incident page and the API."""
         stmt = select(RespondCommand).order_by(RespondCommand.created_at, RespondCommand.id)
-        if tenant is not None:
-            stmt = stmt.where(RespondCommand.tenant == tenant)
-        if incident_id is not None:
-            stmt = stmt.where(RespondCommand.incident_id == incident_id)
+        stmt = _where_given(
+            stmt,
+            (RespondCommand.tenant, tenant),
+            (RespondCommand.incident_id, incident_id),
+        )
         with self._session() as s:
             return [from_doc(EndpointCommand, r.doc) for r in s.scalars(stmt)]
 
@@ -756,9 +763,7 @@ class SqlBlocklist(_Repo):
 
     def remove(self, entry_id: str) -> BlockEntry:
         with self._session() as s:
-            row = s.get(RespondBlockEntry, entry_id)
-            if row is None:
-                raise NotFoundError(f"blocklist entry {entry_id} not found")
+            row = _get_row(s, RespondBlockEntry, entry_id, f"blocklist entry {entry_id} not found")
             entry = _entry(row)
             s.execute(delete(RespondBlockEntry).where(RespondBlockEntry.id == entry_id))
             return entry
@@ -801,9 +806,7 @@ class SqlBlobStore(_Repo):
         import hashlib
 
         with self._session() as s:
-            row = s.get(RespondBlob, sha256)
-            if row is None:
-                raise NotFoundError(f"no blob {sha256}")
+            row = _get_row(s, RespondBlob, sha256, f"no blob {sha256}")
             data = bytes(row.data)
         if hashlib.sha256(data).hexdigest() != sha256:
             raise ValidationError(f"blob {sha256} is corrupt (hash mismatch)")
