@@ -10,7 +10,7 @@ the audit log in the request's transaction.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -426,6 +426,26 @@ def item_download(
     )
 
 
+def _act(
+    action: Callable[[Session, Request, Settings, Principal, Visible, str], object],
+    request: Request,
+    quarantine_id: str,
+    session: Session,
+    settings: Settings,
+    scope: TenantScope,
+    principal: Principal,
+    note: str,
+) -> Response:
+    """Run a page form's release/delete; a refusal is shown on the item page (422)."""
+    visible = visible_item(session, settings, scope, quarantine_id)
+    try:
+        action(session, request, settings, principal, visible, note)
+    except ValidationError as exc:
+        session.rollback()
+        return _detail(request, session, scope, principal, visible, error=str(exc), status_code=422)
+    return RedirectResponse(f"/scans/quarantine/{quarantine_id}", status_code=303)
+
+
 @router.post("/scans/quarantine/{quarantine_id}/release", include_in_schema=False)
 def item_release(
     request: Request,
@@ -436,13 +456,7 @@ def item_release(
     principal: CurrentPrincipal,
     note: NoteForm = "",
 ) -> Response:
-    visible = visible_item(session, settings, scope, quarantine_id)
-    try:
-        release(session, request, settings, principal, visible, note)
-    except ValidationError as exc:
-        session.rollback()
-        return _detail(request, session, scope, principal, visible, error=str(exc), status_code=422)
-    return RedirectResponse(f"/scans/quarantine/{quarantine_id}", status_code=303)
+    return _act(release, request, quarantine_id, session, settings, scope, principal, note)
 
 
 @router.post("/scans/quarantine/{quarantine_id}/delete", include_in_schema=False)
@@ -455,13 +469,7 @@ def item_delete(
     principal: CurrentPrincipal,
     note: NoteForm = "",
 ) -> Response:
-    visible = visible_item(session, settings, scope, quarantine_id)
-    try:
-        delete(session, request, settings, principal, visible, note)
-    except ValidationError as exc:
-        session.rollback()
-        return _detail(request, session, scope, principal, visible, error=str(exc), status_code=422)
-    return RedirectResponse(f"/scans/quarantine/{quarantine_id}", status_code=303)
+    return _act(delete, request, quarantine_id, session, settings, scope, principal, note)
 
 
 __all__ = ["router", "visible_item", "visible_items"]
