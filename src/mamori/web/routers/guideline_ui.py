@@ -7,6 +7,7 @@ viewers see everything without the forms.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
@@ -164,6 +165,16 @@ def _list_page(
     )
 
 
+def _chosen_tenant(session: Session, scope: TenantScope, fields: Mapping[str, str]) -> Tenant:
+    """The tenant a create form names (its ``tenant_id`` field), else the one in view."""
+    requested = fields.get("tenant_id", "").strip()
+    try:
+        tenant_id = int(requested) if requested else None
+    except ValueError:
+        raise ValidationError("tenant_id must be a number") from None
+    return choose_tenant(session, scope, tenant_id)
+
+
 @router.get("/guideline")
 def guideline_home(request: Request, session: SessionDep, scope: TenantScopeDep) -> Response:
     return _list_page(request, session, scope)
@@ -180,12 +191,7 @@ def guideline_create(
     """Create an assessment; its target level comes from the short questionnaire."""
     fields = upload.fields
     try:
-        requested = fields.get("tenant_id", "").strip()
-        try:
-            tenant_id = int(requested) if requested else None
-        except ValueError:
-            raise ValidationError("tenant_id must be a number") from None
-        tenant = choose_tenant(session, scope, tenant_id)
+        tenant = _chosen_tenant(session, scope, fields)
         require_writer(scope.principal)
         answers = {q.id: fields.get(f"q_{q.id}") == "yes" for q in QUESTIONS}
         level = target_level(answers).level
@@ -244,11 +250,8 @@ def _dashboard_context(
         {"no": int(no), "name": fw.label(int(no)).name(lang), **data}
         for no, data in score["labels"].items()
     ]
-    others = [r for r in repo.list_assessment_rows(session, tenant_ids=[tenant.id]) if r.id != a.id]
-    sheet = next(
-        (r for r in repo.list_assessment_rows(session, tenant_ids=[tenant.id]) if r.id == a.id),
-        None,
-    )
+    others = [r for r in rows if r.id != a.id]
+    sheet = next((r for r in rows if r.id == a.id), None)
     return {
         "a": a,
         "tenant": tenant,
@@ -275,6 +278,24 @@ def _dashboard_context(
     }
 
 
+def _dashboard_page(
+    request: Request,
+    session: Session,
+    scope: TenantScope,
+    service: GuidelineService,
+    tenant: Tenant,
+    assessment_id: str,
+    *,
+    status_code: int = 200,
+    **outcome: Any,
+) -> Response:
+    """The dashboard, with what the last action produced (an error, a count, a result)."""
+    ctx = _dashboard_context(request, session, scope, service, tenant, assessment_id)
+    return _render(
+        request, session, scope, "guideline_dashboard.html", {**ctx, **outcome}, status_code
+    )
+
+
 @router.get("/guideline/{assessment_id}")
 def guideline_dashboard(
     request: Request,
@@ -284,8 +305,7 @@ def guideline_dashboard(
     service: ServiceDep,
 ) -> Response:
     tenant = tenant_of(session, scope, assessment_id)
-    ctx = _dashboard_context(request, session, scope, service, tenant, assessment_id)
-    return _render(request, session, scope, "guideline_dashboard.html", ctx)
+    return _dashboard_page(request, session, scope, service, tenant, assessment_id)
 
 
 @router.post("/guideline/{assessment_id}/checksheet")
@@ -306,14 +326,19 @@ def guideline_import(
         )
     except (MamoriError, HTTPException) as exc:
         session.rollback()
-        ctx = _dashboard_context(request, session, scope, service, tenant, assessment_id)
-        ctx["error"] = _error_text(exc)
-        ctx["error_key"] = _error_key(exc)
-        return _render(request, session, scope, "guideline_dashboard.html", ctx, _error_status(exc))
+        return _dashboard_page(
+            request,
+            session,
+            scope,
+            service,
+            tenant,
+            assessment_id,
+            status_code=_error_status(exc),
+            error=_error_text(exc),
+            error_key=_error_key(exc),
+        )
     session.commit()
-    ctx = _dashboard_context(request, session, scope, service, tenant, assessment_id)
-    ctx["imported"] = result
-    return _render(request, session, scope, "guideline_dashboard.html", ctx)
+    return _dashboard_page(request, session, scope, service, tenant, assessment_id, imported=result)
 
 
 @router.post("/guideline/{assessment_id}/checks")
@@ -329,9 +354,7 @@ def guideline_checks(
     require_writer(scope.principal)
     out = run_checks(session, request, scope.principal, service, tenant, assessment_id, None)
     session.commit()
-    ctx = _dashboard_context(request, session, scope, service, tenant, assessment_id)
-    ctx["checks_run"] = out
-    return _render(request, session, scope, "guideline_dashboard.html", ctx)
+    return _dashboard_page(request, session, scope, service, tenant, assessment_id, checks_run=out)
 
 
 @router.post("/guideline/meti")
@@ -344,12 +367,7 @@ def guideline_create_meti(
 ) -> Response:
     """Create a METI SCS assessment from METI's criteria CSV."""
     try:
-        requested = upload.fields.get("tenant_id", "").strip()
-        try:
-            tenant_id = int(requested) if requested else None
-        except ValueError:
-            raise ValidationError("tenant_id must be a number") from None
-        tenant = choose_tenant(session, scope, tenant_id)
+        tenant = _chosen_tenant(session, scope, upload.fields)
         require_writer(scope.principal)
         a = create_meti_assessment(
             session,
@@ -385,13 +403,13 @@ def guideline_proposals(
         new = make_proposals(session, scope, service, tenant, assessment_id, source or None)
     except ValidationError as exc:
         session.rollback()
-        ctx = _dashboard_context(request, session, scope, service, tenant, assessment_id)
-        ctx["error"] = str(exc)
-        return _render(request, session, scope, "guideline_dashboard.html", ctx, 422)
+        return _dashboard_page(
+            request, session, scope, service, tenant, assessment_id, status_code=422, error=str(exc)
+        )
     session.commit()
-    ctx = _dashboard_context(request, session, scope, service, tenant, assessment_id)
-    ctx["proposed"] = len(new)
-    return _render(request, session, scope, "guideline_dashboard.html", ctx)
+    return _dashboard_page(
+        request, session, scope, service, tenant, assessment_id, proposed=len(new)
+    )
 
 
 @router.post("/guideline/{assessment_id}/proposals/decide")
