@@ -40,6 +40,7 @@ from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from mamori.model import Event
+from mamori.scan.digests import Hasher
 from mamori.scan.engine import ScanEngine
 from mamori.scan.events import verdict_event
 from mamori.scan.mail.message import parse_message
@@ -98,6 +99,7 @@ class IcapRequest:
     streaming: bool = False  # the 200 response was started before the scan (trickle mode)
     sent: int = 0  # kept body bytes already echoed while streaming
     oversize_allowed: bool = False  # over the scan limit, and the policy lets it pass
+    hasher: Hasher | None = None  # the engine's digests, computed while the body arrives
 
     @property
     def service(self) -> str:
@@ -245,6 +247,9 @@ class IcapServer:
             return
         request.has_body = True
         limit = self.engine.policies.for_tenant(self.config.tenant).limits.max_file_bytes
+        wanted = self.engine.object_digests()
+        if wanted and not _is_form(request):
+            request.hasher = Hasher(wanted)
         preview = bool(request.header("preview"))
         # the answer channel is handed to the reader once the whole rest of the body follows
         ieof = await self._read_chunks(reader, request, limit, None if preview else writer)
@@ -342,6 +347,8 @@ class IcapServer:
                 request.received += len(data)
                 if not request.overflow and len(request.body) + len(data) <= limit:
                     request.body += data
+                    if request.hasher is not None:
+                        request.hasher.update(data)  # hashlib releases the GIL on big pieces
                     continue
                 if not request.overflow:  # the scan limit is reached: the policy decides
                     request.overflow = True
@@ -417,6 +424,7 @@ class IcapServer:
                 declared_mime=mime if self.config.name_checks else "",
                 policy=policy,
                 name_checks=self.config.name_checks,
+                digests=request.hasher.digests() if request.hasher is not None else None,
             )
             verdict = replace(verdict, name=name or url)
         self._emit(verdict, request, url, req_line)
@@ -599,6 +607,14 @@ def _filename(url: str, headers: dict[str, str]) -> str:
             return message.parts[0].filename
     path = urlsplit(url).path if url else ""
     return unquote(path.rsplit("/", 1)[-1]) if path else ""
+
+
+def _is_form(request: IcapRequest) -> bool:
+    """A REQMOD upload form: its parts are scanned one by one, not the body as a whole."""
+    if request.method != "REQMOD":
+        return False
+    _, headers = _http_headers(request.sections.get("req-hdr", b""))
+    return headers.get("content-type", "").lower().startswith("multipart/form-data")
 
 
 def _oversize_reason(limit: int) -> Reason:

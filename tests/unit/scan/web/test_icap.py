@@ -460,3 +460,36 @@ def test_squid_conf_lines_from_the_cli():
     only = squid_conf("::1", 1344, reqmod=False, bypass=True, kick_parked_reads=False)
     assert "bypass=on icap://[::1]:1344/respmod" in only
     assert "reqmod" not in only and "delay_pools" not in only
+
+
+def test_body_is_hashed_while_it_arrives(monkeypatch):
+    """The digests the engine needs (verdict SHA-256, MD5 IOCs) come from the read itself."""
+    import hashlib
+
+    from mamori.scan import digests as digests_module
+
+    body = b"parts order " * 40_000
+    md5 = hashlib.md5(body).hexdigest()  # noqa: S324 - an IOC format, not security
+    engine = ScanEngine.from_options(ScanOptions(hashes=frozenset({md5})))
+    hashed_again: list[str] = []
+    real = digests_module._hexdigest
+    monkeypatch.setattr(
+        digests_module, "_hexdigest", lambda a, d: hashed_again.append(a) or real(a, d)
+    )
+    events: list = []
+    server = IcapServer(engine, IcapConfig(port=0), on_event=events.append)
+    with ServiceThread(server):
+        response = icap_request(
+            server.port,
+            "RESPMOD",
+            "respmod",
+            req_hdr=REQ,
+            res_hdr=_res(len(body)),
+            body=body,
+            allow_204=False,
+        )
+    assert response.http_head.startswith(b"HTTP/1.1 403")
+    assert events[-1].fields["scan.reasons"] == ["hash_ioc"]
+    assert events[-1].fields["file.hash.md5"] == md5
+    assert events[-1].fields["file.hash.sha256"] == hashlib.sha256(body).hexdigest()
+    assert hashed_again == []
