@@ -402,15 +402,27 @@ def quarantine_list(
     tenant: TenantOpt = None,
     status: Annotated[str | None, typer.Option(help="Only items with this status.")] = None,
     output_format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="At most this many items (default: all).")
+    ] = None,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many newest items.")] = 0,
 ) -> None:
     """List quarantined items, newest first."""
     with quarantine_store(Settings()) as store:
-        items = store.list(tenant=tenant, status=status)
+        items = store.list(tenant=tenant, status=status, limit=limit, offset=offset)
     if output_format == "json":
         typer.echo(json.dumps([i.to_dict() for i in items], ensure_ascii=False, indent=2))
         return
     for item in items:
         typer.echo(f"{item.id}  {item.status:<11} {item.kind:<4} {item.tenant or '-'}  {item.name}")
+
+
+@quarantine_app.command("reindex")
+def quarantine_reindex() -> None:
+    """Rebuild the list index from the items' metadata files."""
+    with quarantine_store(Settings()) as store:
+        count = store.rebuild_index()
+    typer.echo(f"{count} items indexed")
 
 
 @quarantine_app.command("show")
