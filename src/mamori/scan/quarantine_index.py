@@ -5,6 +5,12 @@ The ``<id>.json`` metadata files stay the record; ``index.sqlite3`` holds a copy
 metadata file on every change. A missing, corrupt or outdated index is rebuilt from the
 metadata files (the only time every file is read); :meth:`QuarantineIndex.rebuild` does it
 on demand. The content (``<id>.bin``, encrypted) is never in the index.
+
+One connection per index file and process is kept open (WAL mode; commits do not wait for
+the disk, the metadata file already did). The first use in a process checks that the index
+has one row per metadata file (names only, no file is read) and rebuilds it otherwise, so an
+index that lost its last rows in a crash, or items written by a version without the index,
+are listed again.
 """
 
 from __future__ import annotations
@@ -20,6 +26,11 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+_CONNECTIONS: dict[Path, tuple[sqlite3.Connection, int]] = {}  # path -> (connection, inode)
+_VERIFIED: set[Path] = set()
+_MAX_CONNECTIONS = 8  # quarantine directories with an open connection per process
+_GLOBAL = threading.RLock()  # guards the two above and every use of a connection
 
 INDEX_FILE = "index.sqlite3"
 _VERSION = 1
@@ -42,7 +53,6 @@ class QuarantineIndex:
     def __init__(self, root: Path, load_all: Callable[[], Iterator[dict[str, Any]]]) -> None:
         self.path = root / INDEX_FILE
         self._load_all = load_all
-        self._lock = threading.Lock()
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -91,7 +101,7 @@ class QuarantineIndex:
 
     def rebuild(self) -> int:
         """Build the index anew from the metadata files; returns the number of items."""
-        with self._lock:
+        with _GLOBAL:
             self._discard()
             tmp = self.path.with_name(f".{INDEX_FILE}.{os.getpid()}.{threading.get_ident()}")
             tmp.unlink(missing_ok=True)
@@ -118,10 +128,9 @@ class QuarantineIndex:
 
     def _query(self, sql: str, args: list[Any]) -> list[tuple[Any, ...]]:
         for attempt in (1, 2):
-            if not self.path.exists():
-                self.rebuild()
             try:
-                with contextlib.closing(self._open()) as db:
+                with _GLOBAL:
+                    db = self._shared()
                     if db.execute("PRAGMA user_version").fetchone()[0] != _VERSION:
                         raise sqlite3.DatabaseError("index of another version")
                     return list(db.execute(sql, args))
@@ -134,23 +143,55 @@ class QuarantineIndex:
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        if not self.path.exists():
-            self.rebuild()  # the item's file is already written: the rebuild has it too
-        db = self._open()
-        try:
+        with _GLOBAL:
+            db = self._shared()
             with db:  # one transaction
                 yield db
-        finally:
-            db.close()
 
-    def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.execute("PRAGMA busy_timeout = 30000")
-        return db
+    def _shared(self) -> sqlite3.Connection:
+        """The process's connection to the index (caller holds ``_GLOBAL``): reopened when
+        the file was replaced, built when missing, checked against the files once."""
+        key = self.path.resolve()
+        if not self.path.exists():
+            self._forget(key)
+            self.rebuild()
+        inode = self.path.stat().st_ino
+        cached = _CONNECTIONS.get(key)
+        if cached is not None and cached[1] != inode:
+            self._forget(key)
+            cached = None
+        if cached is None:
+            db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            db.execute("PRAGMA busy_timeout = 30000")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            while len(_CONNECTIONS) >= _MAX_CONNECTIONS:  # drop the oldest
+                QuarantineIndex._forget(next(iter(_CONNECTIONS)))
+            _CONNECTIONS[key] = (db, inode)
+            cached = (db, inode)
+        if key not in _VERIFIED:
+            _VERIFIED.add(key)
+            rows = cached[0].execute("SELECT COUNT(*) FROM items").fetchone()[0]
+            files = sum(1 for path in self.path.parent.glob("*.json"))
+            if rows != files:
+                log.warning("quarantine index has %d of %d items: rebuilding it", rows, files)
+                self._forget(key)
+                self.rebuild()
+                return self._shared()
+        return cached[0]
+
+    @staticmethod
+    def _forget(key: Path) -> None:
+        cached = _CONNECTIONS.pop(key, None)
+        if cached is not None:
+            cached[0].close()
 
     def _discard(self) -> None:
-        for suffix in ("", "-journal", "-wal", "-shm"):
-            self.path.with_name(INDEX_FILE + suffix).unlink(missing_ok=True)
+        with _GLOBAL:
+            with contextlib.suppress(OSError):
+                self._forget(self.path.resolve())
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                self.path.with_name(INDEX_FILE + suffix).unlink(missing_ok=True)
 
 
 def _row(doc: dict[str, Any]) -> tuple[str, str, str, str | None, str]:
