@@ -252,12 +252,14 @@ class IcapServer:
             request.hasher = Hasher(wanted)
         preview = bool(request.header("preview"))
         # the answer channel is handed to the reader once the whole rest of the body follows
-        ieof = await self._read_chunks(reader, request, limit, None if preview else writer)
+        # (and only for a request its service will answer with the message)
+        answer = writer if request.method.lower() == request.service else None
+        ieof = await self._read_chunks(reader, request, limit, None if preview else answer)
         if preview and not ieof:
             writer.write(b"ICAP/1.0 100 Continue\r\n\r\n")
             request.continued = True
             await writer.drain()
-            await self._read_chunks(reader, request, limit, writer)
+            await self._read_chunks(reader, request, limit, answer)
 
     async def _start_streaming(self, request: IcapRequest, writer: asyncio.StreamWriter) -> None:
         """Begin the 200 answer (unchanged headers) before the scan has a verdict."""

@@ -493,3 +493,20 @@ def test_body_is_hashed_while_it_arrives(monkeypatch):
     assert events[-1].fields["file.hash.md5"] == md5
     assert events[-1].fields["file.hash.sha256"] == hashlib.sha256(body).hexdigest()
     assert hashed_again == []
+
+
+def test_a_stalled_request_to_the_wrong_service_still_gets_405(engine):
+    body = bytes(range(256)) * 400
+    server = IcapServer(engine, IcapConfig(port=0, stall_timeout=0.1))
+    with ServiceThread(server), socket.create_connection(("127.0.0.1", server.port)) as sock:
+        res = _res(len(body))
+        head = (
+            f"RESPMOD icap://127.0.0.1:{server.port}/reqmod ICAP/1.0\r\n"
+            f"Host: x\r\nEncapsulated: req-hdr=0, res-hdr={len(REQ)},"
+            f" res-body={len(REQ) + len(res)}\r\n\r\n"
+        ).encode()
+        sock.sendall(head + REQ + res + f"{len(body):x}\r\n".encode() + body[:1000])
+        time.sleep(0.4)  # longer than stall_timeout: no answer may start early
+        sock.sendall(body[1000:] + b"\r\n0\r\n\r\n")
+        sock.settimeout(10)
+        assert sock.makefile("rb").readline().startswith(b"ICAP/1.0 405")
