@@ -287,6 +287,14 @@ class IcapServer:
             writer.write(_chunk(bytes(request.body[request.sent : upto])))
             request.sent = upto
 
+    async def _hash(self, hasher: Hasher, data: bytes) -> None:
+        """Feed the digests while the body arrives: big pieces on a worker thread (hashlib
+        releases the GIL there), so the event loop keeps serving the other connections."""
+        if len(data) < 64 * 1024:
+            hasher.update(data)
+        else:
+            await asyncio.get_running_loop().run_in_executor(self._executor, hasher.update, data)
+
     def _oversize_allowed(self) -> bool:
         policy = self.engine.policies.for_tenant(self.config.tenant)
         return policy.outcome_for(_oversize_reason(policy.limits.max_file_bytes)) is Outcome.CLEAN
@@ -350,7 +358,7 @@ class IcapServer:
                 if not request.overflow and len(request.body) + len(data) <= limit:
                     request.body += data
                     if request.hasher is not None:
-                        request.hasher.update(data)  # hashlib releases the GIL on big pieces
+                        await self._hash(request.hasher, data)
                     continue
                 if not request.overflow:  # the scan limit is reached: the policy decides
                     request.overflow = True
