@@ -98,8 +98,14 @@ class Settings(BaseSettings):
     scan_icap_buffer_bytes: int = Field(
         default=0,
         ge=0,
-        description="Hold responses up to this size until scanned (block page instead of"
-        " an aborted transfer when Squid cannot buffer them); 0 = stream",
+        description="Hold bodies up to this size until scanned, stream bigger ones (an"
+        " aborted transfer when blocked); 0 = the whole body up to the scan limit",
+    )
+    scan_icap_stall_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds without download data before the ICAP answer streams anyway"
+        " (a Squid 5 without the delay pool of `mamori icap --squid-conf`); 0 = wait",
     )
     scan_policy_dir: Path | None = Field(default=None, description="Per-tenant policy YAML")
     scan_rule_dirs: list[Path] = Field(default_factory=list, description="User YARA folders")

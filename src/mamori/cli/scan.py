@@ -314,10 +314,30 @@ def icap_command(
         int,
         typer.Option(
             min=0,
-            help="Hold responses up to this size until scanned (block page instead of an"
-            " aborted transfer, for ICAP clients that send the whole body); 0 = stream.",
+            help="Hold bodies up to this size until scanned and stream bigger ones (blocked"
+            " ones end as an aborted transfer); 0 = the whole body up to the scan limit.",
         ),
     ] = 0,
+    stall_seconds: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds without download data before the answer streams anyway (Squid 5"
+            " without the delay pool of --squid-conf); 0 = wait.",
+        ),
+    ] = 10.0,
+    preview: Annotated[
+        int | None,
+        typer.Option(min=0, help="Preview size to advertise in OPTIONS (default: none)."),
+    ] = None,
+    squid_conf: Annotated[
+        bool,
+        typer.Option(
+            "--squid-conf",
+            help="Print the squid.conf lines for this server (ICAP services and the delay"
+            " pool Squid 5 needs) and exit.",
+        ),
+    ] = False,
     events: EventsOpt = None,
     rules: RulesOpt = None,
     no_builtin_rules: NoBuiltinOpt = False,
@@ -333,8 +353,13 @@ def icap_command(
 
     if on_error not in ("block", "error", "allow"):
         raise typer.BadParameter("--on-error must be block, error or allow")
-    settings = Settings()
     host, port = _address(listen, 1344)
+    if squid_conf:
+        from mamori.scan.web.squid import squid_conf as conf_lines
+
+        typer.echo(conf_lines(host, port), nl=False)
+        return
+    settings = Settings()
     engine = _engine(rules, no_builtin_rules, clamd, hashes, policy_dir)
     with ExitStack() as stack:
         on_event, close = _event_sink(settings, events, batch=1)
@@ -352,6 +377,8 @@ def icap_command(
                 name_checks=name_checks,
                 contact=contact,
                 buffer_bytes=buffer_bytes,
+                stall_timeout=stall_seconds,
+                preview=preview,
             ),
             on_event=on_event,
             quarantine=store,
@@ -375,15 +402,27 @@ def quarantine_list(
     tenant: TenantOpt = None,
     status: Annotated[str | None, typer.Option(help="Only items with this status.")] = None,
     output_format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="At most this many items (default: all).")
+    ] = None,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many newest items.")] = 0,
 ) -> None:
     """List quarantined items, newest first."""
     with quarantine_store(Settings()) as store:
-        items = store.list(tenant=tenant, status=status)
+        items = store.list(tenant=tenant, status=status, limit=limit, offset=offset)
     if output_format == "json":
         typer.echo(json.dumps([i.to_dict() for i in items], ensure_ascii=False, indent=2))
         return
     for item in items:
         typer.echo(f"{item.id}  {item.status:<11} {item.kind:<4} {item.tenant or '-'}  {item.name}")
+
+
+@quarantine_app.command("reindex")
+def quarantine_reindex() -> None:
+    """Rebuild the list index from the items' metadata files."""
+    with quarantine_store(Settings()) as store:
+        count = store.rebuild_index()
+    typer.echo(f"{count} items indexed")
 
 
 @quarantine_app.command("show")

@@ -20,7 +20,7 @@ import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Protocol
 
 import py7zr
@@ -556,14 +556,8 @@ def _decompressed_name(name: str) -> str:
 def _with_type(item: ScanItem) -> ScanItem:
     if item.detected_type:
         return item
-    return ScanItem(
-        data=item.data,
-        name=item.name,
-        declared_mime=item.declared_mime,
-        path=item.path or ((item.name or "<data>"),),
-        depth=item.depth,
-        detected_type=detect(item.data),
-        sha256=item.sha256,
+    return replace(  # keeps the engine's digest getters
+        item, path=item.path or ((item.name or "<data>"),), detected_type=detect(item.data)
     )
 
 

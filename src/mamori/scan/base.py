@@ -42,6 +42,9 @@ class ScanItem:
         detected_type: the type found from magic bytes (filled in by the engine).
         sha256: when set, returns the SHA-256 (hex) of ``data`` that the engine computes
             anyway (for the verdict), so a scanner needing it does not hash the bytes again.
+        digest: when set, returns the hex digest of ``data`` for an algorithm the engine
+            computed for this item (those :meth:`Scanner.digests` of its scanners ask for;
+            ``KeyError`` for others): computed once, while the other scanners run.
     """
 
     data: bytes
@@ -51,6 +54,7 @@ class ScanItem:
     depth: int = 0
     detected_type: str = ""
     sha256: Callable[[], str] | None = field(default=None, compare=False, repr=False)
+    digest: Callable[[str], str] | None = field(default=None, compare=False, repr=False)
 
     @property
     def display_path(self) -> str:
@@ -109,6 +113,12 @@ class Scanner(ABC):
         Raises:
             ScanError: the scanner failed; ScannerUnavailable when a retry may help.
         """
+
+    def digests(self) -> frozenset[str]:
+        """Digest algorithms (``md5``, ``sha1``, ``sha256``) this scanner reads from
+        ``ScanItem.digest``; the engine computes them once per item, and runs the scanners
+        that ask for some after the others, so the hashing overlaps with their scans."""
+        return frozenset()
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (sockets, threads)."""

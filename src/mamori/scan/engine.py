@@ -8,50 +8,28 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
-from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 
 from mamori.errors import ScanError
 from mamori.scan.archive import ArchiveWalker
 from mamori.scan.base import ScanItem, Scanner, ScannerUnavailable, ScanOptions, scanners
+from mamori.scan.digests import Digests, digest_async, hexdigest_future
 from mamori.scan.policy import Policy, PolicySet
 from mamori.scan.verdict import Category, Outcome, Reason, Verdict, combine
 
 log = logging.getLogger(__name__)
 
-# hashlib releases the GIL on large inputs: the SHA-256 of a big object is computed on another
-# core while the scanners run, instead of adding its time to the scan.
-_HASHING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mamori-hash")
-_PARALLEL_HASH_BYTES = 256 * 1024
-
-
-def _sha256(data: bytes | memoryview) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _started_sha256(data: bytes | memoryview, started: threading.Event) -> str:
-    started.set()
-    return hashlib.sha256(data).hexdigest()  # releases the GIL for the whole digest
-
 
 def sha256_async(data: bytes | memoryview) -> Future[str]:
-    """The SHA-256 of ``data`` computed on another thread (overlapping the caller's work).
+    """The SHA-256 of ``data`` computed on a hashing thread (overlapping the caller's work).
 
-    Returns once the hashing thread is running, so the digest really overlaps with what the
-    caller does next (a scanner that holds the GIL at its start cannot delay it). Small
-    inputs are hashed at once (a finished future), where a thread costs more than it saves.
+    Returns once the hashing thread is running; small inputs are hashed at once.
     """
-    if len(data) < _PARALLEL_HASH_BYTES:
-        done: Future[str] = Future()
-        done.set_result(_sha256(data))
-        return done
-    started = threading.Event()
-    future = _HASHING.submit(_started_sha256, data, started)
-    started.wait(1.0)  # never block for long: a busy pool just means less overlap
-    return future
+    return hexdigest_future("sha256", data)
 
 
 class ScanEngine:
@@ -68,6 +46,16 @@ class ScanEngine:
         self.policies = policies or PolicySet()
         self.hash_objects = hash_objects
         self._version: str | None = None
+        # digests the scanners read: computed once per item, while the other scanners run
+        self.item_digests = frozenset().union(*(s.digests() for s in self.scanners))
+        self._run_order = [s for s in self.scanners if not s.digests()] + [
+            s for s in self.scanners if s.digests()
+        ]
+
+    def object_digests(self) -> frozenset[str]:
+        """The digests :meth:`scan_bytes` computes for a whole object (pass them in as
+        ``digests`` when they were computed while the bytes arrived)."""
+        return self.item_digests | ({"sha256"} if self.hash_objects else frozenset())
 
     @classmethod
     def from_options(
@@ -130,11 +118,14 @@ class ScanEngine:
         passwords: Iterable[str] = (),
         policy: Policy | None = None,
         name_checks: bool = True,
+        digests: Digests | None = None,
     ) -> Verdict:
         """Scan ``data`` (and everything nested in it) and decide by the tenant's policy.
 
         ``name_checks=False`` skips the attachment-policy checks on names and declared types
         (a web download is not an attachment); scanners and archive limits still apply.
+        ``digests`` of ``data`` computed by the caller (a :class:`~mamori.scan.digests.Hasher`
+        fed while the bytes arrived) are used instead of hashing again.
         """
         started = time.perf_counter()
         policy = policy or self.policies.for_tenant(tenant)
@@ -150,13 +141,18 @@ class ScanEngine:
                 )
             )
             return self._verdict(data, name, "", 0, reasons, policy, started, {})
-        digest = sha256_async(data) if self.hash_objects else None
+        wanted = self.object_digests()
+        missing = wanted - (digests.algorithms if digests is not None else frozenset())
+        if missing:
+            computing = digest_async(data, missing)
+            digests = digests.merged(computing) if digests is not None else computing
         walker = ArchiveWalker(policy.limits, tuple(passwords))
         root = ScanItem(
             data=data,
             name=base_name,
             declared_mime=declared_mime,
-            sha256=digest.result if digest is not None else None,
+            sha256=_getter(digests, "sha256"),
+            digest=digests.get if digests is not None else None,
         )
         detected = ""
         items = 0
@@ -168,6 +164,9 @@ class ScanEngine:
                 items += 1
                 if entry.depth == 0:
                     detected = entry.detected_type
+                elif self.item_digests and entry.digest is None:
+                    member = digest_async(entry.data, self.item_digests)
+                    entry = replace(entry, digest=member.get, sha256=_getter(member, "sha256"))
                 reasons.extend(self._scan_item(entry, policy, name_checks))
         except Exception as exc:  # a walker bug on hostile input must never read as clean
             log.exception("archive walk failed")
@@ -179,9 +178,11 @@ class ScanEngine:
         extra: dict[str, object] = {}
         if walker.stats.decrypted:
             extra["decrypted"] = list(walker.stats.decrypted)
-        sha256 = digest.result() if digest is not None else ""
+        known = digests.algorithms if digests is not None else frozenset()
+        sha256 = digests.get("sha256") if digests is not None and self.hash_objects else ""
+        md5 = digests.get("md5") if digests is not None and "md5" in known else ""
         return self._verdict(
-            data, name, detected, items, reasons, policy, started, extra, sha256=sha256
+            data, name, detected, items, reasons, policy, started, extra, sha256=sha256, md5=md5
         )
 
     def _scan_item(self, item: ScanItem, policy: Policy, name_checks: bool) -> list[Reason]:
@@ -192,7 +193,7 @@ class ScanEngine:
             found += policy.check_type(
                 item.detected_type, name=item.name, declared_mime=item.declared_mime, path=path
             )
-        for scanner in self.scanners:
+        for scanner in self._run_order:
             try:
                 hits = scanner.scan(item)
             except ScannerUnavailable as exc:
@@ -235,6 +236,7 @@ class ScanEngine:
         extra: dict[str, object],
         *,
         sha256: str = "",
+        md5: str = "",
     ) -> Verdict:
         decided: list[Reason] = []
         seen: set[tuple[str, str, str, str]] = set()
@@ -251,11 +253,18 @@ class ScanEngine:
             name=name,
             size=len(data),
             sha256=sha256,
+            md5=md5,
             detected_type=detected,
             items_scanned=items,
             elapsed_ms=(time.perf_counter() - started) * 1000,
             extra=dict(extra),
         )
+
+
+def _getter(digests: Digests | None, algorithm: str) -> Callable[[], str] | None:
+    if digests is None or algorithm not in digests.algorithms:
+        return None
+    return lambda: digests.get(algorithm)
 
 
 def error_verdict(

@@ -2,6 +2,9 @@
 
 Each item is two files in the store directory: ``<id>.bin`` (12-byte nonce + ciphertext, the
 id bound as associated data) and ``<id>.json`` (metadata: verdict, tenant, origin, status).
+Lists and counts come from ``index.sqlite3`` (:mod:`mamori.scan.quarantine_index`), kept in
+step with every metadata write and rebuilt from the ``.json`` files when missing or corrupt,
+so a page of the list reads one page, not every item.
 Operators retrieve content by id, and release or delete it; every such action is handed to
 the audit callback as a :class:`~mamori.hooks.AuditRecorded` (the wiring layer stores it).
 """
@@ -13,7 +16,7 @@ import json
 import os
 import secrets
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +30,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from mamori.config import Settings
 from mamori.errors import ConfigError, MamoriError, NotFoundError, ValidationError
 from mamori.hooks import AuditRecorded
+from mamori.scan.quarantine_index import QuarantineIndex
 from mamori.scan.verdict import Verdict
 
 AuditCallback = Callable[[AuditRecorded], None]
@@ -127,6 +131,7 @@ class QuarantineStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self._aead = AESGCM(key)
         self.audit = audit
+        self.index = QuarantineIndex(self.root, self._read_all_meta)
 
     @classmethod
     def from_settings(
@@ -213,20 +218,39 @@ class QuarantineStore:
             self._audit("quarantine.retrieve", actor, item, {})
         return data
 
-    def list(self, *, tenant: str | None = None, status: str | None = None) -> list[QuarantineItem]:
-        """Items, newest first, optionally filtered."""
-        out = []
-        for path in self.root.glob("*.json"):
-            try:
-                item = QuarantineItem.from_dict(json.loads(path.read_text("utf-8")))
-            except (OSError, ValueError, KeyError):
-                continue
-            if tenant is not None and item.tenant != tenant:
-                continue
-            if status is not None and item.status != status:
-                continue
-            out.append(item)
-        return sorted(out, key=lambda i: (i.created, i.id), reverse=True)
+    def list(
+        self,
+        *,
+        tenant: str | None = None,
+        status: str | None = None,
+        tenants: Collection[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[QuarantineItem]:
+        """Items, newest first, optionally filtered (``tenants``: any of these) and paged.
+
+        Reads the index, so a page costs one query whatever the number of items.
+
+        Raises:
+            ValidationError: a negative ``limit`` or ``offset``.
+        """
+        if (limit is not None and limit < 0) or offset < 0:
+            raise ValidationError("limit and offset must not be negative")
+        docs = self.index.page(
+            tenants=tenants, tenant=tenant, status=status, limit=limit, offset=offset
+        )
+        return [QuarantineItem.from_dict(doc) for doc in docs]
+
+    def counts(
+        self, *, tenant: str | None = None, tenants: Collection[str] | None = None
+    ) -> dict[str, int]:
+        """Number of items per status (every status, zeros included)."""
+        found = self.index.counts(tenants=tenants, tenant=tenant)
+        return {status: found.get(status, 0) for status in STATUSES}
+
+    def rebuild_index(self) -> int:
+        """Rebuild the list index from the metadata files; returns the number of items."""
+        return self.index.rebuild()
 
     def __iter__(self) -> Iterator[QuarantineItem]:
         return iter(self.list())
@@ -280,8 +304,20 @@ class QuarantineStore:
         return self.root / f"{item_id}.json"
 
     def _write_meta(self, item: QuarantineItem) -> None:
-        text = json.dumps(item.to_dict(), ensure_ascii=False, indent=1, default=str)
+        doc = item.to_dict()
+        text = json.dumps(doc, ensure_ascii=False, indent=1, default=str)
         self._atomic_write(self._meta_path(item.id), text.encode("utf-8"))
+        self.index.upsert(doc)
+
+    def _read_all_meta(self) -> Iterator[dict[str, Any]]:
+        """Every readable metadata file (the index rebuild; unreadable ones are skipped)."""
+        for path in self.root.glob("*.json"):
+            try:
+                doc = json.loads(path.read_text("utf-8"))
+                QuarantineItem.from_dict(doc)  # only well-formed items are listed
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            yield doc
 
     def _atomic_write(self, path: Path, data: bytes) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")

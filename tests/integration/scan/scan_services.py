@@ -22,6 +22,7 @@ from mamori.scan.mail.relay import NextHop
 from mamori.scan.policy import PolicySet
 from mamori.scan.quarantine import QuarantineStore, load_or_create_key
 from mamori.scan.runner import ServiceThread
+from mamori.scan.web.squid import squid_conf
 
 CLAMD = "/usr/sbin/clamd"
 
@@ -125,8 +126,13 @@ SQUID = "/usr/sbin/squid"
 
 
 @contextmanager
-def squid(tmp: Path, icap_port: int, *, reqmod: bool = True) -> Iterator[int]:
+def squid(
+    tmp: Path, icap_port: int, *, reqmod: bool = True, kick_parked_reads: bool = True
+) -> Iterator[int]:
     """Debian's squid on loopback, with mamori as its ICAP RESPMOD (and REQMOD) service.
+
+    The ICAP lines are the ones ``mamori icap --squid-conf`` prints (:func:`squid_conf`);
+    ``kick_parked_reads=False`` leaves out the delay pool that Squid 5 needs (see there).
 
     squid starts as root and drops to ``cache_effective_user`` (``proxy``); its working
     directory is handed to that user. Run as another user, squid keeps that user.
@@ -150,15 +156,6 @@ def squid(tmp: Path, icap_port: int, *, reqmod: bool = True) -> Iterator[int]:
         os.chown(work, entry.pw_uid, entry.pw_gid)
     else:
         user = pwd.getpwuid(os.geteuid()).pw_name
-    services = (
-        f"icap_service mamori_resp respmod_precache bypass=off "
-        f"icap://127.0.0.1:{icap_port}/respmod\nadaptation_access mamori_resp allow all\n"
-    )
-    if reqmod:
-        services += (
-            f"icap_service mamori_req reqmod_precache bypass=off "
-            f"icap://127.0.0.1:{icap_port}/reqmod\nadaptation_access mamori_req allow all\n"
-        )
     conf = tmp / "squid.conf"
     conf.write_text(
         f"http_port 127.0.0.1:{port}\n"
@@ -175,14 +172,8 @@ def squid(tmp: Path, icap_port: int, *, reqmod: bool = True) -> Iterator[int]:
         "acl local src 127.0.0.1/32\n"
         "http_access allow local\n"
         "http_access deny all\n"
-        "icap_enable on\n"
-        "icap_preview_enable on\n"
-        "icap_preview_size 1024\n"
-        "icap_persistent_connections "
-        + os.environ.get("MAMORI_SQUID_PCONN", "on")
-        + "\n"
-        + os.environ.get("MAMORI_SQUID_EXTRA", "")
-        + services,
+        + squid_conf("127.0.0.1", icap_port, reqmod=reqmod, kick_parked_reads=kick_parked_reads)
+        + os.environ.get("MAMORI_SQUID_EXTRA", ""),
         encoding="ascii",
     )
     log = (tmp / "squid.out").open("wb")
@@ -216,8 +207,15 @@ def squid(tmp: Path, icap_port: int, *, reqmod: bool = True) -> Iterator[int]:
 
 
 @contextmanager
-def origin_server(files: dict[str, tuple[bytes, str]]) -> Iterator[int]:
-    """An HTTP server on loopback serving ``path -> (body, content type)``."""
+def origin_server(
+    files: dict[str, tuple[bytes, str]], slow: dict[str, tuple[int, float]] | None = None
+) -> Iterator[int]:
+    """An HTTP server on loopback serving ``path -> (body, content type)``.
+
+    ``slow`` maps a path to ``(pieces, pause)``: its body is sent in that many pieces with
+    ``pause`` seconds between them (an origin that is slower than the proxy).
+    """
+    slow = slow or {}
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -230,7 +228,13 @@ def origin_server(files: dict[str, tuple[bytes, str]]) -> Iterator[int]:
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            pieces, pause = slow.get(self.path, (1, 0.0))
+            step = -(-len(body) // pieces)
+            for start in range(0, len(body), step):
+                if start:
+                    self.wfile.flush()
+                    time.sleep(pause)
+                self.wfile.write(body[start : start + step])
 
         def do_POST(self) -> None:  # noqa: N802 - http.server API
             length = int(self.headers.get("Content-Length", "0"))

@@ -159,3 +159,26 @@ def test_dashboard_panel_counts_recent_quarantines_in_scope(client, world, items
     assert panel(client.get("/").text) == "2"
     stats = client.get("/api/v1/quarantine-stats").json()["counts"]
     assert stats == {"quarantined": 2, "held": 0, "released": 0, "deleted": 0}
+
+
+def test_api_pages_and_counts_come_from_the_index_in_scope(client, world, items):
+    store, a_mail, a_web, b_item = items
+    extra = [
+        store.put(f"more {n}".encode(), kind="http", name=f"m{n}.bin", tenant=world.tenant_a.slug)
+        for n in range(5)
+    ]
+    login(client, "op-a")
+    everything = client.get("/api/v1/quarantine").json()
+    assert len(everything) == 7 and b_item.id not in {i["id"] for i in everything}
+    first = client.get("/api/v1/quarantine", params={"limit": 3}).json()
+    rest = client.get("/api/v1/quarantine", params={"limit": 3, "offset": 3}).json()
+    last = client.get("/api/v1/quarantine", params={"limit": 3, "offset": 6}).json()
+    assert [i["id"] for i in first + rest + last] == [i["id"] for i in everything]
+    assert first[0]["id"] == extra[-1].id  # newest first
+    assert client.get("/api/v1/quarantine", params={"limit": 0}).status_code == 422
+    assert client.get("/api/v1/quarantine", params={"offset": -1}).status_code == 422
+    stats = client.get("/api/v1/quarantine-stats").json()["counts"]
+    assert stats["quarantined"] == 7  # tenant B's item is not counted
+    store.delete(a_web.id, actor="test")
+    assert client.get("/api/v1/quarantine-stats").json()["counts"]["deleted"] == 1
+    assert a_mail.id in client.get("/scans").text

@@ -83,3 +83,21 @@ def test_quarantine_commands(tmp_path, monkeypatch):
     actions = [json.loads(line)["action"] for line in audit]
     assert actions[-3:] == ["quarantine.retrieve", "quarantine.released", "quarantine.deleted"]
     assert runner.invoke(app, ["quarantine", "show", "nope"]).exit_code != 0
+
+
+def test_quarantine_list_pages_and_reindex(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAMORI_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MAMORI_SECRET_KEY", "test-secret")
+    from mamori.config import Settings
+    from mamori.scan.quarantine_index import INDEX_FILE
+
+    store = QuarantineStore.from_settings(Settings())
+    ids = [store.put(f"x{n}".encode(), name=f"{n}.bin").id for n in range(4)]
+    page = runner.invoke(
+        app, ["quarantine", "list", "--format", "json", "--limit", "2", "--offset", "1"]
+    )
+    assert [i["id"] for i in json.loads(page.output)] == [ids[2], ids[1]]
+    (store.root / INDEX_FILE).write_bytes(b"garbage")
+    reindexed = runner.invoke(app, ["quarantine", "reindex"])
+    assert reindexed.exit_code == 0 and "4 items indexed" in reindexed.output
+    assert runner.invoke(app, ["quarantine", "list", "--limit", "0"]).exit_code == 2

@@ -369,6 +369,7 @@ def make_icap_server(ctx: ServiceContext) -> BackgroundService | None:
         on_error=settings.scan_icap_on_error,  # type: ignore[arg-type]
         max_connections=settings.scan_icap_max_connections,
         buffer_bytes=settings.scan_icap_buffer_bytes,
+        stall_timeout=settings.scan_icap_stall_seconds,
     )
 
     def build(

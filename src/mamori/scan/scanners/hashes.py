@@ -12,6 +12,7 @@ from mamori.errors import ConfigError, SourceLocation
 from mamori.scan.base import ScanItem, Scanner, ScanOptions, scanners
 from mamori.scan.verdict import Category, Reason
 
+_ALGO_BY_LENGTH = {32: "md5", 40: "sha1", 64: "sha256"}
 _HEX = re.compile(r"^[0-9a-fA-F]{32}$|^[0-9a-fA-F]{40}$|^[0-9a-fA-F]{64}$")
 
 
@@ -67,15 +68,14 @@ class HashScanner(Scanner):
             iocs.update(load_hash_file(path))
         return cls(iocs) if iocs else None
 
+    def digests(self) -> frozenset[str]:
+        return frozenset(_ALGO_BY_LENGTH[length] for length in self._lengths)
+
     def scan(self, item: ScanItem) -> list[Reason]:
         found: list[Reason] = []
-        for length, algo in ((32, "md5"), (40, "sha1"), (64, "sha256")):
-            if length not in self._lengths:
-                continue
-            if algo == "sha256" and item.sha256 is not None:
-                digest = item.sha256()  # the engine's digest of this object: hashed once
-            else:
-                digest = hashlib.new(algo, item.data, usedforsecurity=False).hexdigest()
+        for length in sorted(self._lengths):
+            algo = _ALGO_BY_LENGTH[length]
+            digest = self._digest(item, algo)
             name = self.iocs.get(digest)
             if name is not None:
                 detail = f"{algo}:{digest}" + (f" ({name})" if name != digest else "")
@@ -83,6 +83,18 @@ class HashScanner(Scanner):
                     Reason(Category.MALWARE, "hash_ioc", detail, self.NAME, item.display_path)
                 )
         return found
+
+    @staticmethod
+    def _digest(item: ScanItem, algo: str) -> str:
+        """The engine's digest of this item (hashed once), else hashed here."""
+        if item.digest is not None:
+            try:
+                return item.digest(algo)
+            except KeyError:
+                pass
+        if algo == "sha256" and item.sha256 is not None:
+            return item.sha256()
+        return hashlib.new(algo, item.data, usedforsecurity=False).hexdigest()
 
     def version(self) -> str:
         digest = hashlib.sha256("\n".join(sorted(self.iocs)).encode()).hexdigest()[:12]

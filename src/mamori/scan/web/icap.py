@@ -1,11 +1,29 @@
 """An ICAP server (RFC 3507) for Squid: OPTIONS, RESPMOD (downloads), REQMOD (uploads).
 
-Supports Preview (``100 Continue`` to get the rest; ``ieof`` when the preview was all),
-``204 No Content`` for unchanged content when the client allows it (``Allow: 204``, or during
-preview), ``ISTag`` (changes with the rule set), persistent connections and chunked bodies.
-Blocked or unscannable content is replaced by an HTML block page (HTTP 403). What happens when
-a scanner is down is configurable (``on_error``): the block page (default, fail closed), an
-ICAP 500 (Squid then fails the transaction unless the service is ``bypass=on``), or pass.
+mamori reads the WHOLE encapsulated body (up to the policy's ``max_file_bytes``), scans it, and
+only then answers: ``204 No Content`` (when the client allows it: ``Allow: 204``, or a preview
+that held the whole body) or the unchanged message for clean content, and a ``200`` whose HTTP
+response is an HTML block page (403, Japanese and English) for blocked or unscannable content.
+Preview (``100 Continue`` / ``ieof``), ``ISTag`` (changes with the rule set), persistent
+connections and chunked bodies are supported; OPTIONS advertises a preview only when
+configured (``preview``), because mamori has to see the whole body anyway.
+
+A body over the scan limit gets the policy's ``limit`` answer: when the policy allows it
+(``actions.limit: allow`` or ``code_actions.size_limit: allow``) it is streamed back unscanned,
+otherwise the rest is drained and the block page answers. What happens when a scanner is down
+is configurable (``on_error``): the block page (default, fail closed), an ICAP 500 (Squid then
+fails the transaction unless the service is ``bypass=on``), or pass.
+
+Squid 5 (Debian 12's 5.7) and large downloads: Squid buffers at most 64 KiB of a response
+body for the ICAP service (its ``BodyPipe``). When that buffer is full at the moment Squid
+reads from the origin, Squid parks the read on the response's store entry, and only data
+reaching the client wakes it (Squid bug 5352, fixed in Squid 7). An ICAP server that answers
+only after the whole body therefore waits forever for any response over about 64 KiB from a
+fast origin. A delay pool whose rate is far above the link speed wakes parked reads every
+second; :func:`mamori.scan.web.squid.squid_conf` prints the squid.conf lines, with it.
+Without them, ``stall_timeout`` seconds without body data make mamori fall back to streaming
+the download back while it arrives (holding back the last ``trickle_holdback`` bytes): clean
+content completes, blocked content ends as an aborted transfer instead of the block page.
 """
 
 from __future__ import annotations
@@ -22,6 +40,7 @@ from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from mamori.model import Event
+from mamori.scan.digests import Hasher
 from mamori.scan.engine import ScanEngine
 from mamori.scan.events import verdict_event
 from mamori.scan.mail.message import parse_message
@@ -33,6 +52,7 @@ from mamori.scan.web.blockpage import render_block_page
 log = logging.getLogger(__name__)
 
 _MAX_HEADER = 64 * 1024
+_READ_BUFFER = 1024 * 1024  # stream reader buffer: body chunks arrive in large pieces
 _SECTIONS = ("req-hdr", "res-hdr", "req-body", "res-body", "null-body", "opt-body")
 
 
@@ -45,24 +65,20 @@ class IcapConfig:
     host: str = "127.0.0.1"
     port: int = 1344
     tenant: str | None = None
-    preview: int = 4096
+    # Preview size advertised in OPTIONS; None = no preview (the client sends the whole body).
+    preview: int | None = None
     max_connections: int = 100
     on_error: Literal["block", "error", "allow"] = "block"
     name_checks: bool = False  # apply the attachment policy's name/type checks to downloads
     contact: str = ""
-    # Squid allows "204 outside preview" only for bodies it can buffer (64 KiB). For bigger
-    # bodies it waits for the ICAP response before reading more from the origin, so the body is
-    # echoed while it arrives, holding back the last ``trickle_holdback`` bytes until the scan
-    # is done; blocked content then ends in an aborted (truncated) transfer, never a complete one.
-    trickle: bool = True
-    trickle_holdback: int = 16 * 1024
-    # Optional buffering before trickling: keep the whole body (up to ``buffer_bytes``) and
-    # answer only after the scan, so blocked content gets the block page. An ICAP client that
-    # sends the whole body without waiting for the answer gets that; one that stops sending
-    # (Squid 5 stops after 64 KiB until the adapted body flows) is detected by ``buffer_stall``
-    # seconds without data, and the transfer falls back to trickling. 0 = trickle at once.
+    # Bytes of a body held until it is scanned; 0 = up to the policy's max_file_bytes (the
+    # whole body). A smaller value streams larger bodies back while they arrive (the last
+    # ``trickle_holdback`` bytes wait for the scan; blocked content ends as an aborted transfer).
     buffer_bytes: int = 0
-    buffer_stall: float = 0.5
+    # Seconds without RESPMOD body data before streaming starts anyway (a Squid that waits for
+    # the answer, see the module docstring); 0 = wait for the whole body however long it takes.
+    stall_timeout: float = 10.0
+    trickle_holdback: int = 16 * 1024
     workers: int = 4
     options_ttl: int = 3600
     service_name: str = "mamori ICAP content scanner"
@@ -78,9 +94,12 @@ class IcapRequest:
     body: bytearray = field(default_factory=bytearray)
     has_body: bool = False
     overflow: bool = False
+    received: int = 0  # body bytes read (kept or not)
     continued: bool = False  # "100 Continue" was sent after the preview
     streaming: bool = False  # the 200 response was started before the scan (trickle mode)
-    sent: int = 0  # body bytes already echoed in trickle mode
+    sent: int = 0  # kept body bytes already echoed while streaming
+    oversize_allowed: bool = False  # over the scan limit, and the policy lets it pass
+    hasher: Hasher | None = None  # the engine's digests, computed while the body arrives
 
     @property
     def service(self) -> str:
@@ -128,7 +147,7 @@ class IcapServer:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
-            self._client, self.config.host, self.config.port, limit=_MAX_HEADER
+            self._client, self.config.host, self.config.port, limit=_READ_BUFFER
         )
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("ICAP server listening on %s:%d", self.config.host, self.port)
@@ -182,6 +201,8 @@ class IcapServer:
             return None
         except asyncio.LimitOverrunError as exc:
             raise IcapBadRequest("ICAP header too long") from exc
+        if len(head) > _MAX_HEADER:
+            raise IcapBadRequest("ICAP header too long")
         lines = head.decode("latin-1").split("\r\n")
         parts = lines[0].split()
         if len(parts) != 3 or not parts[2].startswith("ICAP/"):
@@ -226,65 +247,89 @@ class IcapServer:
             return
         request.has_body = True
         limit = self.engine.policies.for_tenant(self.config.tenant).limits.max_file_bytes
-        preview = request.header("preview")
-        ieof = await self._read_chunks(reader, request, limit)
+        wanted = self.engine.object_digests()
+        if wanted and not _is_form(request):
+            request.hasher = Hasher(wanted)
+        preview = bool(request.header("preview"))
+        # the answer channel is handed to the reader once the whole rest of the body follows
+        # (and only for a request its service will answer with the message)
+        answer = writer if request.method.lower() == request.service else None
+        ieof = await self._read_chunks(reader, request, limit, None if preview else answer)
         if preview and not ieof:
             writer.write(b"ICAP/1.0 100 Continue\r\n\r\n")
             request.continued = True
-            trickle = (
-                self.config.trickle
-                and request.method == "RESPMOD"
-                and not request.allow_204
-                and request.service == "respmod"
-            )
-            if trickle and self.config.buffer_bytes <= 0:
-                await self._start_streaming(request, writer)
             await writer.drain()
-            await self._read_chunks(reader, request, limit, writer if trickle else None)
+            await self._read_chunks(reader, request, limit, answer)
 
     async def _start_streaming(self, request: IcapRequest, writer: asyncio.StreamWriter) -> None:
-        """Begin the 200 answer (unchanged headers) before the scan: trickle mode."""
+        """Begin the 200 answer (unchanged headers) before the scan has a verdict."""
         request.streaming = True
-        res_hdr = request.sections.get("res-hdr", b"")
+        if request.method == "RESPMOD":
+            hdr, names = request.sections.get("res-hdr", b""), ("res-hdr", "res-body")
+        else:
+            hdr, names = request.sections.get("req-hdr", b""), ("req-hdr", "req-body")
         writer.write(
             (
                 "ICAP/1.0 200 OK\r\n"
                 f"ISTag: {self.istag}\r\n"
-                f"Encapsulated: res-hdr=0, res-body={len(res_hdr)}\r\n\r\n"
+                f"Encapsulated: {names[0]}=0, {names[1]}={len(hdr)}\r\n\r\n"
             ).encode("ascii")
-            + res_hdr
+            + hdr
         )
-        self._echo(request, writer)
+        self._echo(request, writer, holdback=not request.oversize_allowed)
         await writer.drain()
 
-    def _echo(self, request: IcapRequest, writer: asyncio.StreamWriter) -> None:
-        upto = len(request.body) - self.config.trickle_holdback
+    def _echo(
+        self, request: IcapRequest, writer: asyncio.StreamWriter, *, holdback: bool = True
+    ) -> None:
+        upto = len(request.body) - (self.config.trickle_holdback if holdback else 0)
         if upto > request.sent:
             writer.write(_chunk(bytes(request.body[request.sent : upto])))
             request.sent = upto
+
+    async def _hash(self, hasher: Hasher, data: bytes) -> None:
+        """Feed the digests while the body arrives: big pieces on a worker thread (hashlib
+        releases the GIL there), so the event loop keeps serving the other connections."""
+        if len(data) < 64 * 1024:
+            hasher.update(data)
+        else:
+            await asyncio.get_running_loop().run_in_executor(self._executor, hasher.update, data)
+
+    def _oversize_allowed(self) -> bool:
+        policy = self.engine.policies.for_tenant(self.config.tenant)
+        return policy.outcome_for(_oversize_reason(policy.limits.max_file_bytes)) is Outcome.CLEAN
 
     async def _read_chunks(
         self,
         reader: asyncio.StreamReader,
         request: IcapRequest,
         limit: int,
-        echo: asyncio.StreamWriter | None = None,
+        answer: asyncio.StreamWriter | None = None,
     ) -> bool:
         """Read chunks up to the terminating zero chunk; returns True on ``ieof``.
 
-        With ``echo`` (trickle mode) the body is written back as it arrives, except for the
-        last ``trickle_holdback`` bytes; while ``buffer_bytes`` allows, the echo waits until
-        the body is over that size or the client stops sending for ``buffer_stall`` seconds.
+        The body is kept up to ``limit`` bytes. ``answer`` (the rest of the body follows) lets
+        the answer start before the end: a body over ``buffer_bytes`` or one whose sender
+        pauses ``stall_timeout`` seconds (RESPMOD) is echoed while it arrives, less the last
+        ``trickle_holdback`` bytes; a body over ``limit`` that the policy lets pass is echoed
+        whole. Blocked content that already streams is cut off (the connection is aborted).
         """
+        hold = min(limit, self.config.buffer_bytes) if self.config.buffer_bytes > 0 else limit
+        stall = self.config.stall_timeout if request.method == "RESPMOD" else 0.0
 
         async def recv(read: Callable[[], Awaitable[bytes]]) -> bytes:
-            if echo is None or request.streaming:
+            if answer is None or request.streaming or stall <= 0:
                 return await read()
             try:  # a StreamReader read that times out consumes nothing
-                return await asyncio.wait_for(read(), self.config.buffer_stall)
+                return await asyncio.wait_for(read(), stall)
             except TimeoutError:
-                log.debug("ICAP client stopped sending at %d bytes: trickling", len(request.body))
-                await self._start_streaming(request, echo)
+                log.warning(
+                    "ICAP client stopped sending at %d bytes for %.1f s: streaming the answer"
+                    " (see mamori.scan.web.squid for the squid.conf lines that avoid this)",
+                    request.received,
+                    stall,
+                )
+                await self._start_streaming(request, answer)
                 return await read()
 
         while True:
@@ -309,22 +354,33 @@ class IcapServer:
                 want = min(remaining, 256 * 1024)
                 data = await recv(lambda want=want: reader.readexactly(want))  # type: ignore[misc]
                 remaining -= len(data)
-                if len(request.body) + len(data) > limit:
-                    request.overflow = True  # keep draining, stop keeping
-                else:
+                request.received += len(data)
+                if not request.overflow and len(request.body) + len(data) <= limit:
                     request.body += data
+                    if request.hasher is not None:
+                        await self._hash(request.hasher, data)
+                    continue
+                if not request.overflow:  # the scan limit is reached: the policy decides
+                    request.overflow = True
+                    request.oversize_allowed = self._oversize_allowed()
+                    if answer is not None and request.oversize_allowed:
+                        if not request.streaming:
+                            await self._start_streaming(request, answer)
+                        self._echo(request, answer, holdback=False)
+                if request.streaming and answer is not None:
+                    if not request.oversize_allowed:
+                        raise ConnectionAbortedError("body over the scan limit while streaming")
+                    answer.write(_chunk(data))
+                    await answer.drain()
+                # else: keep draining, stop keeping; the block page answers at the end
             if await recv(lambda: reader.readexactly(2)) != b"\r\n":
                 raise IcapBadRequest("chunk not terminated by CRLF")
-            if echo is not None:
-                if not request.streaming and (
-                    request.overflow or len(request.body) > self.config.buffer_bytes
-                ):
-                    await self._start_streaming(request, echo)
+            if answer is not None and not request.overflow:
+                if not request.streaming and len(request.body) > hold:
+                    await self._start_streaming(request, answer)
                 if request.streaming:
-                    if request.overflow:
-                        raise ConnectionAbortedError("body over the scan limit in trickle mode")
-                    self._echo(request, echo)
-                    await echo.drain()
+                    self._echo(request, answer)
+                    await answer.drain()
 
     # -- services ---------------------------------------------------------------------------
 
@@ -367,10 +423,8 @@ class IcapServer:
         mime = headers.get("content-type", "")
         body = bytes(request.body)
         if request.overflow:
-            reason = policy.decide(
-                Reason(Category.LIMIT, "size_limit", f"body over {len(body)} bytes", "icap")
-            )
-            verdict = Verdict(reason.outcome, (reason,), name=name or url)
+            reason = policy.decide(_oversize_reason(policy.limits.max_file_bytes))
+            verdict = Verdict(reason.outcome, (reason,), name=name or url, size=request.received)
         elif request.method == "REQMOD" and mime.lower().startswith("multipart/form-data"):
             verdict = self._scan_form(body, mime, name or url, policy)
         else:
@@ -380,6 +434,7 @@ class IcapServer:
                 declared_mime=mime if self.config.name_checks else "",
                 policy=policy,
                 name_checks=self.config.name_checks,
+                digests=request.hasher.digests() if request.hasher is not None else None,
             )
             verdict = replace(verdict, name=name or url)
         self._emit(verdict, request, url, req_line)
@@ -433,6 +488,8 @@ class IcapServer:
                 verdict = replace(verdict, outcome=Outcome.ERROR)
                 outcome = Outcome.ERROR
         if outcome is Outcome.CLEAN:
+            if request.overflow:  # only part of the body is here: it cannot be echoed
+                return self._status(500, "Server Error")
             return self._unchanged(request)
         reference = ""
         if outcome is Outcome.QUARANTINED and self.quarantine is not None:
@@ -443,7 +500,7 @@ class IcapServer:
                 tenant=self.config.tenant,
                 verdict=verdict,
                 actor="mamori:icap",
-                meta={"url": url, "method": request.method},
+                meta={"url": url, "method": request.method, "truncated": request.overflow},
             )
             reference = item.id
         page = render_block_page(
@@ -496,6 +553,9 @@ class IcapServer:
         return head + payload + body
 
     def _options(self, service: str) -> bytes:
+        preview = ""
+        if self.config.preview is not None:
+            preview = f"Preview: {self.config.preview}\r\nTransfer-Preview: *\r\n"
         return (
             "ICAP/1.0 200 OK\r\n"
             f"Methods: {service.upper()}\r\n"
@@ -504,8 +564,7 @@ class IcapServer:
             f"Max-Connections: {self.config.max_connections}\r\n"
             f"Options-TTL: {self.config.options_ttl}\r\n"
             "Allow: 204\r\n"
-            f"Preview: {self.config.preview}\r\n"
-            "Transfer-Preview: *\r\n"
+            f"{preview}"
             f"Date: {formatdate(usegmt=True)}\r\n"
             "Encapsulated: null-body=0\r\n\r\n"
         ).encode("ascii")
@@ -558,6 +617,18 @@ def _filename(url: str, headers: dict[str, str]) -> str:
             return message.parts[0].filename
     path = urlsplit(url).path if url else ""
     return unquote(path.rsplit("/", 1)[-1]) if path else ""
+
+
+def _is_form(request: IcapRequest) -> bool:
+    """A REQMOD upload form: its parts are scanned one by one, not the body as a whole."""
+    if request.method != "REQMOD":
+        return False
+    _, headers = _http_headers(request.sections.get("req-hdr", b""))
+    return headers.get("content-type", "").lower().startswith("multipart/form-data")
+
+
+def _oversize_reason(limit: int) -> Reason:
+    return Reason(Category.LIMIT, "size_limit", f"body over the {limit}-byte scan limit", "icap")
 
 
 def _error_verdict(message: str) -> Verdict:

@@ -9,7 +9,6 @@ the audit log in the request's transaction.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -62,6 +61,9 @@ def _next_hop(settings: Settings) -> NextHop:
     return NextHop(host=host.strip("[]") or "127.0.0.1", port=int(port), helo=helo)
 
 
+UI_PAGE = 500  # newest items on the list page; the API pages through all of them
+
+
 def _store(settings: Settings) -> QuarantineStore:
     return QuarantineStore.from_settings(settings)
 
@@ -76,16 +78,31 @@ def _require(principal: Principal, roles: tuple[Role, ...], what: str) -> None:
 
 
 def visible_items(
-    session: Session, settings: Settings, ids: Collection[int] | None, status: str | None = None
+    session: Session,
+    settings: Settings,
+    ids: Collection[int] | None,
+    status: str | None = None,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Visible]:
-    """Items whose tenant is in ``ids`` (``None``: every item), newest first."""
+    """Items whose tenant is in ``ids`` (``None``: every item), newest first, one page.
+
+    The store's index filters and pages, so this reads ``limit`` items, not all of them.
+    """
     by_slug = _tenant_ids(session)
-    out = []
-    for item in _store(settings).list(status=status):
-        tenant_id = by_slug.get(item.tenant) if item.tenant else None
-        if ids is None or (tenant_id is not None and tenant_id in ids):
-            out.append(Visible(item, tenant_id))
-    return out
+    slugs = None if ids is None else [slug for slug, tid in by_slug.items() if tid in ids]
+    items = _store(settings).list(tenants=slugs, status=status, limit=limit, offset=offset)
+    return [Visible(item, by_slug.get(item.tenant) if item.tenant else None) for item in items]
+
+
+def visible_counts(
+    session: Session, settings: Settings, ids: Collection[int] | None
+) -> dict[str, int]:
+    """Items per status whose tenant is in ``ids`` (``None``: every item), from the index."""
+    by_slug = _tenant_ids(session)
+    slugs = None if ids is None else [slug for slug, tid in by_slug.items() if tid in ids]
+    return _store(settings).counts(tenants=slugs)
 
 
 def visible_item(session: Session, settings: Settings, scope: TenantScope, item_id: str) -> Visible:
@@ -227,12 +244,17 @@ def api_list(
     principal: CurrentPrincipal,
     tenant_id: int | None = None,
     status: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[QuarantineItemPublic]:
-    """Items of the caller's tenants (or of ``tenant_id``), newest first."""
+    """Items of the caller's tenants (or of ``tenant_id``), newest first; ``limit`` and
+    ``offset`` page through them (default: all)."""
     _require(principal, READERS, "read")
     if status is not None and status not in STATUSES:
         raise ValidationError(f"unknown status {status!r}")
-    items = visible_items(session, settings, scope.ids_for(tenant_id), status)
+    items = visible_items(
+        session, settings, scope.ids_for(tenant_id), status, limit=limit, offset=offset
+    )
     return [public(v) for v in items]
 
 
@@ -300,13 +322,7 @@ def api_stats(
 ) -> QuarantineStats:
     """Items per status in the caller's tenants."""
     _require(principal, READERS, "read")
-    items = visible_items(session, settings, scope.ids_for(tenant_id))
-    return QuarantineStats(counts=_counts(items))
-
-
-def _counts(items: list[Visible]) -> dict[str, int]:
-    counted = Counter(v.item.status for v in items)
-    return {status: counted.get(status, 0) for status in STATUSES}
+    return QuarantineStats(counts=visible_counts(session, settings, scope.ids_for(tenant_id)))
 
 
 # --- UI ------------------------------------------------------------------------------
@@ -323,14 +339,15 @@ def scans_page(
 ) -> Response:
     """The quarantine list of the tenant(s) being looked at, with counts per status."""
     _require(principal, READERS, "read")
-    everything = visible_items(session, settings, scope.ui_ids())
-    shown = [v for v in everything if status in (None, "", v.item.status)]
+    if status and status not in STATUSES:
+        status = None
+    shown = visible_items(session, settings, scope.ui_ids(), status or None, limit=UI_PAGE)
     return render(
         request,
         "scans.html",
         {
             "items": [public(v) for v in shown],
-            "counts": _counts(everything),
+            "counts": visible_counts(session, settings, scope.ui_ids()),
             "statuses": STATUSES,
             "status": status or "",
         },
@@ -472,4 +489,4 @@ def item_delete(
     return _act(delete, request, quarantine_id, session, settings, scope, principal, note)
 
 
-__all__ = ["router", "visible_item", "visible_items"]
+__all__ = ["router", "visible_counts", "visible_item", "visible_items"]

@@ -60,30 +60,126 @@ def test_sha256_of_the_object_is_taken_from_the_engine_when_given():
     assert scanner.scan(ScanItem(data=b"the real bytes"))[0].detail == f"sha256:{known}"
 
 
-def test_engine_hashes_a_large_object_once_for_verdict_and_ioc(monkeypatch):
-    from mamori.scan import engine as engine_module
-    from mamori.scan.engine import ScanEngine
+def _count_hashing(monkeypatch):
+    """Record every digest the engine computes; fail if the hash scanner hashes on its own."""
+    from mamori.scan import digests as digests_module
     from mamori.scan.scanners import hashes as hashes_module
+
+    counted: list[tuple[str, int]] = []
+    real = digests_module._hexdigest
+
+    def counting(algorithm, data):
+        counted.append((algorithm, len(data)))
+        return real(algorithm, data)
+
+    class NoOwnHashing:
+        @staticmethod
+        def new(algo, *_args, **_kwargs):
+            raise AssertionError(f"the scanner hashed the bytes again ({algo})")
+
+    monkeypatch.setattr(digests_module, "_hexdigest", counting)
+    monkeypatch.setattr(hashes_module, "hashlib", NoOwnHashing)
+    return counted
+
+
+def test_engine_hashes_a_large_object_once_for_verdict_and_ioc(monkeypatch):
+    from mamori.scan.engine import ScanEngine
 
     data = b"invoice " * 100_000
     known = hashlib.sha256(data).hexdigest()
     eng = ScanEngine.from_options(ScanOptions(scanners=("hashes",), hashes=frozenset({known})))
-    counted = []
-    real = engine_module._started_sha256
-
-    def counting(payload, started):
-        counted.append(len(payload))
-        return real(payload, started)
-
-    monkeypatch.setattr(engine_module, "_started_sha256", counting)
-
-    class NoSecondSha256:
-        @staticmethod
-        def new(algo, data, usedforsecurity=True):
-            assert algo != "sha256", "the object was hashed a second time"
-            return hashlib.new(algo, data, usedforsecurity=usedforsecurity)
-
-    monkeypatch.setattr(hashes_module, "hashlib", NoSecondSha256)
+    counted = _count_hashing(monkeypatch)
     verdict = eng.scan_bytes(data, name="big.bin")
     assert verdict.sha256 == known and not verdict.clean
-    assert [r.code for r in verdict.reasons] == ["hash_ioc"] and counted == [len(data)]
+    assert [r.code for r in verdict.reasons] == ["hash_ioc"]
+    assert counted == [("sha256", len(data))]
+
+
+def test_md5_and_sha256_iocs_share_one_digest_each_with_the_verdict(monkeypatch):
+    from mamori.scan.engine import ScanEngine
+
+    data = b"quotation " * 60_000
+    md5 = hashlib.md5(data).hexdigest()  # noqa: S324 - an IOC format, not security
+    sha256 = hashlib.sha256(data).hexdigest()
+    eng = ScanEngine.from_options(
+        ScanOptions(scanners=("yara", "hashes"), hashes=frozenset({md5, "0" * 64}))
+    )
+    counted = _count_hashing(monkeypatch)
+    verdict = eng.scan_bytes(data, name="q.bin")
+    assert sorted(counted) == [("md5", len(data)), ("sha256", len(data))]
+    assert verdict.md5 == md5 and verdict.sha256 == sha256
+    assert [r.detail for r in verdict.reasons] == [f"md5:{md5}"]
+
+
+def test_archive_members_are_hashed_once_for_every_ioc_algorithm(monkeypatch):
+    import io
+    import zipfile
+
+    from mamori.scan.engine import ScanEngine
+
+    inner = b"dropper payload " * 40_000
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("a/readme.txt", b"hello")
+        archive.writestr("a/tool.bin", inner)
+    md5 = hashlib.md5(inner).hexdigest()  # noqa: S324 - an IOC format, not security
+    sha1 = hashlib.sha1(inner).hexdigest()  # noqa: S324 - an IOC format, not security
+    eng = ScanEngine.from_options(
+        ScanOptions(scanners=("hashes",), hashes=frozenset({md5, sha1}), hash_objects=False)
+    )
+    counted = _count_hashing(monkeypatch)
+    verdict = eng.scan_bytes(out.getvalue(), name="bundle.zip")
+    hits = sorted(r.detail for r in verdict.reasons if r.code == "hash_ioc")
+    assert hits == [f"md5:{md5}", f"sha1:{sha1}"]
+    assert {r.path for r in verdict.reasons if r.code == "hash_ioc"} == {"a/tool.bin"}
+    # every object (the zip and its two members) hashed once per IOC algorithm, no more
+    assert sorted(counted).count(("md5", len(inner))) == 1
+    assert sorted(counted).count(("sha1", len(inner))) == 1
+    assert len(counted) == 6
+
+
+def test_hash_iocs_run_after_the_other_scanners(monkeypatch):
+    from mamori.scan.base import Scanner
+    from mamori.scan.engine import ScanEngine
+
+    order: list[str] = []
+
+    class Recorder(Scanner):
+        NAME = "recorder"
+
+        @classmethod
+        def from_options(cls, _options):
+            return cls()
+
+        def scan(self, item):
+            order.append(self.NAME)
+            return []
+
+    hashes = HashScanner.from_hashes(["0" * 64])
+    real_scan = hashes.scan
+
+    def recording_scan(item):
+        order.append("hashes")
+        return real_scan(item)
+
+    monkeypatch.setattr(hashes, "scan", recording_scan)
+    eng = ScanEngine([hashes, Recorder()])
+    assert eng.scan_bytes(b"x" * 10).clean
+    assert order == ["recorder", "hashes"]
+
+
+def test_digests_computed_while_reading_are_not_computed_again(monkeypatch):
+    from mamori.scan.digests import Hasher
+    from mamori.scan.engine import ScanEngine
+
+    data = b"parts order " * 50_000
+    md5 = hashlib.md5(data).hexdigest()  # noqa: S324 - an IOC format, not security
+    eng = ScanEngine.from_options(ScanOptions(scanners=("hashes",), hashes=frozenset({md5})))
+    hasher = Hasher(eng.object_digests())
+    for start in range(0, len(data), 65_536):
+        hasher.update(data[start : start + 65_536])
+    counted = _count_hashing(monkeypatch)
+    verdict = eng.scan_bytes(data, digests=hasher.digests())
+    assert counted == []
+    assert verdict.md5 == md5 and verdict.sha256 == hashlib.sha256(data).hexdigest()
+    assert [r.code for r in verdict.reasons] == ["hash_ioc"]

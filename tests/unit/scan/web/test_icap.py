@@ -42,9 +42,17 @@ def test_options(icap):
     assert response.headers["methods"] == "RESPMOD"
     assert response.headers["allow"] == "204"
     assert response.headers["istag"].startswith('"mamori-')
-    assert "preview" in response.headers
+    assert "preview" not in response.headers  # mamori reads whole bodies: no preview asked
     assert icap_request(icap.port, "OPTIONS", "reqmod").headers["methods"] == "REQMOD"
     assert icap_request(icap.port, "OPTIONS", "nothing").status == 404
+
+
+def test_options_advertise_a_configured_preview(engine):
+    server = IcapServer(engine, IcapConfig(port=0, preview=2048))
+    with ServiceThread(server):
+        headers = icap_request(server.port, "OPTIONS", "respmod").headers
+    assert headers["preview"] == "2048"
+    assert headers["transfer-preview"] == "*"
 
 
 def test_clean_respmod_204_and_echo(icap):
@@ -225,34 +233,33 @@ def test_zip_bomb_download_is_blocked_and_quarantined(icap):
     assert icap.quarantine.content(item.id) == bomb
 
 
-def test_trickle_mode_without_allow_204(icap):
-    body = bytes(range(256)) * 800  # 200 KiB: more than Squid can buffer for a late 204
-    clean = icap_request(
-        icap.port,
-        "RESPMOD",
-        "respmod",
-        req_hdr=REQ,
-        res_hdr=_res(len(body)),
-        body=body,
-        preview=1024,
-        allow_204=False,
-    )
-    assert clean.status == 200
-    assert clean.http_head == _res(len(body))
-    assert clean.body == body
-    bad = body + EICAR
-    with pytest.raises(ValueError):  # the transfer is cut off before its last bytes
-        icap_request(
+@pytest.mark.parametrize("preview", [None, 1024])
+def test_large_bodies_are_read_whole_before_the_answer(icap, preview):
+    """Without ``Allow: 204`` (Squid over 64 KiB) the answer still waits for the whole body:
+    a blocked one gets the block page, a clean one comes back unchanged."""
+    body = bytes(range(256)) * 800  # 200 KiB
+
+    def ask(data: bytes):
+        return icap_request(
             icap.port,
             "RESPMOD",
             "respmod",
             req_hdr=REQ,
-            res_hdr=_res(len(bad)),
-            body=bad,
-            preview=1024,
+            res_hdr=_res(len(data)),
+            body=data,
+            preview=preview,
             allow_204=False,
         )
+
+    clean = ask(body)
+    assert clean.status == 200
+    assert clean.http_head == _res(len(body))
+    assert clean.body == body
+    bad = ask(body + EICAR)
+    assert bad.status == 200 and bad.http_head.startswith(b"HTTP/1.1 403 Forbidden")
+    assert EICAR not in bad.body and "EICAR" in bad.body.decode("utf-8")
     assert icap.events[-1].fields["scan.outcome"] == "blocked"
+    assert icap.events[-1].fields["file.size"] == len(body) + len(EICAR)
 
 
 def test_persistent_connection_serves_several_requests(icap):
@@ -308,9 +315,9 @@ def test_gzip_content_encoding_is_looked_into(icap):
     assert response.http_head.startswith(b"HTTP/1.1 403")
 
 
-def test_buffering_answers_large_blocked_bodies_with_the_block_page(engine, tmp_path):
-    body = bytes(range(256)) * 800  # 200 KiB: trickled without buffering
-    server = IcapServer(engine, IcapConfig(port=0, buffer_bytes=1 << 20, buffer_stall=5.0))
+def test_buffer_bytes_streams_bigger_bodies_and_cuts_blocked_ones_off(engine):
+    body = bytes(range(256)) * 800  # 200 KiB: held whole
+    server = IcapServer(engine, IcapConfig(port=0, buffer_bytes=1 << 20))
     with ServiceThread(server):
 
         def ask(data: bytes):
@@ -327,35 +334,72 @@ def test_buffering_answers_large_blocked_bodies_with_the_block_page(engine, tmp_
 
         bad = ask(body + EICAR)
         assert bad.status == 200 and bad.http_head.startswith(b"HTTP/1.1 403 Forbidden")
-        assert EICAR not in bad.body and "EICAR" in bad.body.decode("utf-8")
-        clean = ask(body)
-        assert clean.http_head == _res(len(body)) and clean.body == body
-        over = body * 6  # over buffer_bytes: trickled, a blocked one is cut off
+        over = body * 6  # over buffer_bytes: streamed while it arrives
         assert ask(over).body == over
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError):  # blocked while streaming: cut off before the end
             ask(over + EICAR)
 
 
-def test_buffering_falls_back_to_trickling_when_the_client_waits(engine):
-    """A client that stops sending until the answer flows (as Squid does after 64 KiB) is
-    not left waiting: after ``buffer_stall`` seconds the body is echoed as it arrives."""
-    import socket
+def _oversize_engine(tmp_path, action: str) -> ScanEngine:
+    from mamori.scan.policy import PolicySet
 
+    (tmp_path / "small.yaml").write_text(
+        f"limits: {{max_file_bytes: 100000}}\ncode_actions: {{size_limit: {action}}}\n",
+        encoding="utf-8",
+    )
+    return ScanEngine.from_options(policies=PolicySet(tmp_path))
+
+
+@pytest.mark.parametrize("preview", [None, 1024])
+def test_body_over_the_scan_limit_gets_the_policy_answer(tmp_path, preview):
+    body = bytes(range(256)) * 1000  # 256,000 bytes: over the 100,000-byte limit
+    for action, blocked in (("quarantine", True), ("allow", False)):
+        events: list = []
+        store = QuarantineStore(tmp_path / f"q-{action}", b"k" * 32)
+        server = IcapServer(
+            _oversize_engine(tmp_path, action),
+            IcapConfig(port=0, tenant="small"),
+            on_event=events.append,
+            quarantine=store,
+        )
+        with ServiceThread(server):
+            response = icap_request(
+                server.port,
+                "RESPMOD",
+                "respmod",
+                req_hdr=REQ,
+                res_hdr=_res(len(body)),
+                body=body,
+                preview=preview,
+                allow_204=False,
+            )
+        assert events[-1].fields["scan.reasons"] == ["size_limit"]
+        assert events[-1].fields["file.size"] == len(body)
+        if blocked:  # drained, then the block page (the kept part is quarantined)
+            assert response.http_head.startswith(b"HTTP/1.1 403")
+            (item,) = store.list()
+            assert item.meta["truncated"] is True
+        else:  # the policy lets oversize content pass: streamed back whole, unscanned
+            assert response.http_head == _res(len(body))
+            assert response.body == body
+            assert store.list() == []
+
+
+def test_stalled_sender_gets_the_answer_streamed(engine):
+    """A client that stops sending until the answer flows (Squid 5 without the delay pool)
+    is not left waiting: after ``stall_timeout`` seconds the body is echoed as it arrives."""
     body = bytes(range(256)) * 800
-    server = IcapServer(engine, IcapConfig(port=0, buffer_bytes=1 << 20, buffer_stall=0.2))
+    server = IcapServer(engine, IcapConfig(port=0, stall_timeout=0.2))
     with ServiceThread(server), socket.create_connection(("127.0.0.1", server.port)) as sock:
         res = _res(len(body))
         head = (
             f"RESPMOD icap://127.0.0.1:{server.port}/respmod ICAP/1.0\r\n"
-            f"Host: x\r\nPreview: 0\r\nEncapsulated: req-hdr=0, res-hdr={len(REQ)},"
+            f"Host: x\r\nEncapsulated: req-hdr=0, res-hdr={len(REQ)},"
             f" res-body={len(REQ) + len(res)}\r\n\r\n"
         ).encode()
-        sock.sendall(head + REQ + res + b"0\r\n\r\n")
-        reader = sock.makefile("rb")
-        assert b"100 Continue" in reader.readline()
-        reader.readline()
         first = body[: 64 * 1024]
-        sock.sendall(f"{len(first):x}\r\n".encode() + first + b"\r\n")
+        sock.sendall(head + REQ + res + f"{len(first):x}\r\n".encode() + first + b"\r\n")
+        reader = sock.makefile("rb")
         sock.settimeout(10)
         assert reader.readline().startswith(b"ICAP/1.0 200")  # answer started while waiting
         rest = body[len(first) :]
@@ -371,3 +415,98 @@ def test_buffering_falls_back_to_trickling_when_the_client_waits(engine):
             echoed += reader.read(size)
             reader.readline()
         assert echoed == body
+
+
+def test_a_slow_sender_is_waited_for(engine):
+    """Pauses shorter than ``stall_timeout`` do not start the answer early."""
+    body = bytes(range(256)) * 800 + EICAR
+    server = IcapServer(engine, IcapConfig(port=0, stall_timeout=5.0))
+    with ServiceThread(server), socket.create_connection(("127.0.0.1", server.port)) as sock:
+        res = _res(len(body))
+        head = (
+            f"RESPMOD icap://127.0.0.1:{server.port}/respmod ICAP/1.0\r\n"
+            f"Host: x\r\nEncapsulated: req-hdr=0, res-hdr={len(REQ)},"
+            f" res-body={len(REQ) + len(res)}\r\n\r\n"
+        ).encode()
+        sock.sendall(head + REQ + res)
+        for start in range(0, len(body), 50_000):
+            piece = body[start : start + 50_000]
+            sock.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            time.sleep(0.15)
+        sock.sendall(b"0\r\n\r\n")
+        sock.settimeout(10)
+        reader = sock.makefile("rb")
+        from mamori.scan.testing import _read_icap
+
+        response = _read_icap(reader, reader.readline())
+    assert response.http_head.startswith(b"HTTP/1.1 403")
+
+
+def test_squid_conf_lines_from_the_cli():
+    from typer.testing import CliRunner
+
+    from mamori.cli.main import app
+    from mamori.scan.web.squid import KICK_RATE, squid_conf
+
+    result = CliRunner().invoke(app, ["icap", "--listen", "icap.example:11344", "--squid-conf"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "icap_service mamori_resp respmod_precache bypass=off icap://icap.example:11344/respmod"
+        in result.output
+    )
+    assert "icap://icap.example:11344/reqmod" in result.output
+    assert f"delay_parameters 1 {KICK_RATE}/{KICK_RATE}" in result.output
+    assert "icap://127.0.0.1:1344/respmod" in squid_conf("0.0.0.0", 1344)  # noqa: S104 - text only
+    only = squid_conf("::1", 1344, reqmod=False, bypass=True, kick_parked_reads=False)
+    assert "bypass=on icap://[::1]:1344/respmod" in only
+    assert "reqmod" not in only and "delay_pools" not in only
+
+
+def test_body_is_hashed_while_it_arrives(monkeypatch):
+    """The digests the engine needs (verdict SHA-256, MD5 IOCs) come from the read itself."""
+    import hashlib
+
+    from mamori.scan import digests as digests_module
+
+    body = b"parts order " * 40_000
+    md5 = hashlib.md5(body).hexdigest()  # noqa: S324 - an IOC format, not security
+    engine = ScanEngine.from_options(ScanOptions(hashes=frozenset({md5})))
+    hashed_again: list[str] = []
+    real = digests_module._hexdigest
+    monkeypatch.setattr(
+        digests_module, "_hexdigest", lambda a, d: hashed_again.append(a) or real(a, d)
+    )
+    events: list = []
+    server = IcapServer(engine, IcapConfig(port=0), on_event=events.append)
+    with ServiceThread(server):
+        response = icap_request(
+            server.port,
+            "RESPMOD",
+            "respmod",
+            req_hdr=REQ,
+            res_hdr=_res(len(body)),
+            body=body,
+            allow_204=False,
+        )
+    assert response.http_head.startswith(b"HTTP/1.1 403")
+    assert events[-1].fields["scan.reasons"] == ["hash_ioc"]
+    assert events[-1].fields["file.hash.md5"] == md5
+    assert events[-1].fields["file.hash.sha256"] == hashlib.sha256(body).hexdigest()
+    assert hashed_again == []
+
+
+def test_a_stalled_request_to_the_wrong_service_still_gets_405(engine):
+    body = bytes(range(256)) * 400
+    server = IcapServer(engine, IcapConfig(port=0, stall_timeout=0.1))
+    with ServiceThread(server), socket.create_connection(("127.0.0.1", server.port)) as sock:
+        res = _res(len(body))
+        head = (
+            f"RESPMOD icap://127.0.0.1:{server.port}/reqmod ICAP/1.0\r\n"
+            f"Host: x\r\nEncapsulated: req-hdr=0, res-hdr={len(REQ)},"
+            f" res-body={len(REQ) + len(res)}\r\n\r\n"
+        ).encode()
+        sock.sendall(head + REQ + res + f"{len(body):x}\r\n".encode() + body[:1000])
+        time.sleep(0.4)  # longer than stall_timeout: no answer may start early
+        sock.sendall(body[1000:] + b"\r\n0\r\n\r\n")
+        sock.settimeout(10)
+        assert sock.makefile("rb").readline().startswith(b"ICAP/1.0 405")
