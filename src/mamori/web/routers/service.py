@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -22,15 +23,17 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.responses import Response
 
 from mamori.errors import MamoriError, NotFoundError, PermissionDeniedError, ValidationError
 from mamori.service import onboarding as flow
 from mamori.service.catalog import load_price_book
+from mamori.service.gaps import GapSet, gaps_from_checksheet_bytes
 from mamori.service.inputs import QuoteInputs
 from mamori.service.insurance import calculate_claim, load_insurance_terms, parse_claim
 from mamori.service.otasuketai import check_otasuketai
-from mamori.service.recommend import NetworkSize
+from mamori.service.recommend import NetworkSize, load_gap_coverage, parse_gaps
 from mamori.service.text import Lang, check_lang
 from mamori.store.repos import service as repo
 from mamori.store.repos import tenants
@@ -65,6 +68,8 @@ INQUIRY_PATH = "/inquiry"
 #: Inquiry submissions (accepted or refused) allowed per address and window.
 INQUIRY_LIMIT = 5
 INQUIRY_WINDOW = timedelta(hours=1)
+#: Largest check sheet accepted with the meeting notes (the official sheet is ~100 KB).
+MAX_SHEET_BYTES = 10 * 1024 * 1024
 
 
 def _now() -> datetime:
@@ -510,7 +515,9 @@ def _case_page(
     error: str | None = None,
     created: repo.Provisioned | None = None,
     status_code: int = 200,
+    assessment_id: str | None = None,
 ) -> Response:
+    prefill, choices = _gap_prefill(session, scope, row, assessment_id)
     quote = repo.get_quote(session, quote_id=row.quote_id) if row.quote_id is not None else None
     contract = (
         repo.get_contract(session, contract_id=row.contract_id)
@@ -539,6 +546,9 @@ def _case_page(
             "today": date.today().isoformat(),
             "form": {},
             "open": row.stage not in {s.value for s in flow.TERMINAL},
+            "prefill": prefill,
+            "gap_choices": choices,
+            "stored_gaps": _stored_gaps(row),
         },
         principal=scope.principal,
         scope=scope,
@@ -546,6 +556,38 @@ def _case_page(
         active="service",
         status_code=status_code,
     )
+
+
+def _stored_gaps(row: OnboardingCaseRow) -> GapSet | None:
+    data = (row.meeting or {}).get("gap_set")
+    return GapSet.from_dict(data) if data else None
+
+
+def _gap_prefill(
+    session: Session, scope: TenantScope, row: OnboardingCaseRow, assessment_id: str | None
+) -> tuple[GapSet | None, list[tuple[str, str]]]:
+    """The gaps to prefill the meeting form with, and the assessments one may pick.
+
+    In order: the assessment asked for (``?assessment_id=``), the gaps already recorded,
+    the newest JAMA/JAPIA assessment of the case's tenant. Only assessments of tenants in
+    the caller's scope are offered or read.
+    """
+    if row.stage not in (flow.Stage.INQUIRY.value, flow.Stage.MEETING.value):
+        return None, []
+    choices = [
+        (a.id, f"{t.name} — {a.title or a.id[:8]} ({a.created_at:%Y-%m-%d})")
+        for a, t in repo.gap_assessments(session, tenant_ids=scope.tenant_ids)
+    ]
+    prefill: GapSet | None = None
+    if assessment_id:
+        prefill = repo.assessment_gaps(
+            session, assessment_id=assessment_id, tenant_ids=scope.tenant_ids
+        )
+    if prefill is None:
+        prefill = _stored_gaps(row)
+    if prefill is None and row.tenant_id is not None and scope.allows(row.tenant_id):
+        prefill = repo.latest_assessment_gaps(session, tenant_id=row.tenant_id)
+    return prefill, choices
 
 
 @router.get("/service/cases", include_in_schema=False)
@@ -599,21 +641,64 @@ async def cases_create(request: Request, session: SessionDep, scope: StaffScope)
 
 
 @router.get("/service/cases/{case_id}", include_in_schema=False)
-def case_page(request: Request, row: CaseDep, session: SessionDep, scope: StaffScope) -> Response:
-    return _case_page(request, session, scope, row)
+def case_page(
+    request: Request,
+    row: CaseDep,
+    session: SessionDep,
+    scope: StaffScope,
+    assessment_id: str | None = None,
+) -> Response:
+    """The case; ``?assessment_id=`` prefills the meeting's gaps from that assessment."""
+    return _case_page(request, session, scope, row, assessment_id=assessment_id)
 
 
-def _meeting(
-    session: Session, row: OnboardingCaseRow, form: Mapping[str, str], actor: str, ip: str
-) -> None:
+@dataclass(frozen=True, slots=True)
+class StepCall:
+    """One onboarding step as the page or the JSON API asked for it."""
+
+    session: Session
+    row: OnboardingCaseRow
+    form: Mapping[str, str]
+    actor: str
+    ip: str
+    scope: TenantScope
+    uploads: Mapping[str, tuple[str, bytes]] = field(default_factory=dict)
+
+
+def _meeting_gap_set(call: StepCall) -> GapSet | None:
+    """The gaps from an uploaded check sheet or a chosen stored assessment (else ``None``).
+
+    An uploaded sheet wins; ``gap_source=assessment:<id>`` reads a stored JAMA/JAPIA
+    assessment the caller may see; anything else leaves the typed item numbers.
+    """
+    upload = call.uploads.get("checksheet")
+    source = call.form.get("gap_source", "").strip()
+    if upload is not None and upload[1]:
+        return gaps_from_checksheet_bytes(upload[1], filename=upload[0], actor=call.actor)
+    if source.startswith("assessment:"):
+        return repo.assessment_gaps(
+            call.session,
+            assessment_id=source.removeprefix("assessment:"),
+            tenant_ids=call.scope.tenant_ids,
+        )
+    if source == "sheet":
+        raise ValidationError(
+            "チェックシートのファイルを選んでください (choose the check sheet file to upload)"
+        )
+    if source not in ("", "manual"):
+        raise ValidationError(f"unknown gap source {source!r}")
+    return None
+
+
+def _meeting(call: StepCall) -> None:
+    form = call.form
     attendees = tuple(
         a.strip() for a in form.get("attendees", "").replace("\n", ",").split(",") if a.strip()
     )
-    gaps_text = form.get("gaps", "").strip()
+    gap_set = _meeting_gap_set(call)
     gaps: tuple[int, ...] | None = None
-    if gaps_text:
-        from mamori.service.recommend import load_gap_coverage, parse_gaps
-
+    gaps_text = form.get("gaps", "").strip()
+    if gap_set is None and gaps_text:
         gaps = parse_gaps(gaps_text.replace("\n", ",").split(","), load_gap_coverage().item_count)
     notes = flow.MeetingNotes(
         held_on=_required_date(form.get("held_on"), "held_on"),
@@ -622,30 +707,30 @@ def _meeting(
         devices=_required_int(form.get("devices"), "devices"),
         network_size=NetworkSize.parse(form.get("network_size", "none")),
         gaps=gaps,
+        gap_set=gap_set,
     )
-    repo.record_meeting(session, row=row, notes=notes, actor=actor, source_ip=ip)
+    repo.record_meeting(
+        call.session, row=call.row, notes=notes, actor=call.actor, source_ip=call.ip
+    )
 
 
-def _proposal(
-    session: Session, row: OnboardingCaseRow, form: Mapping[str, str], actor: str, ip: str
-) -> None:
+def _proposal(call: StepCall) -> None:
     repo.propose(
-        session,
-        row=row,
-        actor=actor,
-        course=form.get("course", "").strip() or None,
-        override_reason=form.get("override_reason", ""),
-        source_ip=ip,
+        call.session,
+        row=call.row,
+        actor=call.actor,
+        course=call.form.get("course", "").strip() or None,
+        override_reason=call.form.get("override_reason", ""),
+        source_ip=call.ip,
     )
 
 
-def _quote(
-    session: Session, row: OnboardingCaseRow, form: Mapping[str, str], actor: str, ip: str
-) -> None:
+def _quote(call: StepCall) -> None:
+    form = call.form
     repo.quote_case(
-        session,
-        row=row,
-        actor=actor,
+        call.session,
+        row=call.row,
+        actor=call.actor,
         issue_date=_form_date(form.get("issue_date"), "issue_date") or date.today(),
         months=_optional_int(form.get("months"), "months"),
         campaign=_checked(form, "campaign"),
@@ -653,33 +738,36 @@ def _quote(
         small_business=_checked(form, "small_business"),
         security_action=_checked(form, "security_action"),
         valid_days=_optional_int(form.get("valid_days"), "valid_days"),
-        source_ip=ip,
+        source_ip=call.ip,
     )
 
 
-def _contract(
-    session: Session, row: OnboardingCaseRow, form: Mapping[str, str], actor: str, ip: str
-) -> None:
+def _contract(call: StepCall) -> None:
+    form = call.form
     repo.sign_contract(
-        session,
-        row=row,
-        actor=actor,
+        call.session,
+        row=call.row,
+        actor=call.actor,
         signed_on=_required_date(form.get("signed_on"), "signed_on"),
         start_date=_required_date(form.get("start_date"), "start_date"),
         devices=_required_int(form.get("devices"), "devices"),
         term_months=_optional_int(form.get("term_months"), "term_months") or 12,
         grant_decision_date=_form_date(form.get("grant_decision_date"), "grant_decision_date"),
-        source_ip=ip,
+        source_ip=call.ip,
     )
 
 
-def _cancel(
-    session: Session, row: OnboardingCaseRow, form: Mapping[str, str], actor: str, ip: str
-) -> None:
-    repo.cancel(session, row=row, reason=form.get("reason", ""), actor=actor, source_ip=ip)
+def _cancel(call: StepCall) -> None:
+    repo.cancel(
+        call.session,
+        row=call.row,
+        reason=call.form.get("reason", ""),
+        actor=call.actor,
+        source_ip=call.ip,
+    )
 
 
-Step = Callable[[Session, OnboardingCaseRow, Mapping[str, str], str, str], None]
+Step = Callable[[StepCall], None]
 STEPS: dict[str, Step] = {
     "meeting": _meeting,
     "proposal": _proposal,
@@ -693,6 +781,20 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: str(v) for k, v in (await request.form()).items() if isinstance(v, str)}
 
 
+async def _uploads(request: Request) -> dict[str, tuple[str, bytes]]:
+    """Uploaded files of a multipart form: field -> (file name, bytes), capped in size."""
+    found: dict[str, tuple[str, bytes]] = {}
+    for key, value in (await request.form()).multi_items():
+        if isinstance(value, StarletteUpload) and value.filename:
+            data = await value.read(MAX_SHEET_BYTES + 1)
+            if len(data) > MAX_SHEET_BYTES:
+                raise ValidationError(
+                    f"ファイルが大きすぎます (the file is over {MAX_SHEET_BYTES} bytes)"
+                )
+            found[key] = (value.filename, data)
+    return found
+
+
 def _run_step(
     request: Request,
     session: Session,
@@ -700,10 +802,21 @@ def _run_step(
     row: OnboardingCaseRow,
     step: Step,
     form: Mapping[str, str],
+    uploads: Mapping[str, tuple[str, bytes]] | None = None,
 ) -> Response:
     case_id = row.id
     try:
-        step(session, row, form, scope.principal.name, _source_ip(request))
+        step(
+            StepCall(
+                session=session,
+                row=row,
+                form=form,
+                actor=scope.principal.name,
+                ip=_source_ip(request),
+                scope=scope,
+                uploads=uploads or {},
+            )
+        )
     except MamoriError as exc:
         session.rollback()
         fresh = repo.get_case(session, case_id=case_id)
@@ -718,7 +831,11 @@ def _step_route(name: str) -> None:
     async def advance(
         request: Request, row: CaseDep, session: SessionDep, scope: StaffScope
     ) -> Response:
-        return _run_step(request, session, scope, row, step, await _form(request))
+        try:
+            uploads = await _uploads(request)
+        except MamoriError as exc:
+            return _case_page(request, session, scope, row, error=str(exc), status_code=422)
+        return _run_step(request, session, scope, row, step, await _form(request), uploads)
 
     advance.__name__ = f"case_{name}"
     router.post(f"/service/cases/{{case_id}}/{name}", include_in_schema=False)(advance)
