@@ -473,16 +473,16 @@ def record_meeting(
     OnboardingError: wrong stage or incomplete notes.
     """
     step = flow.record_meeting(_to_domain(session, row), notes, actor=actor, at=at or utcnow())
+    recorded = step[0].meeting
+    assert recorded is not None  # noqa: S101 - set by the step
     row.meeting = {
-        "held_on": notes.held_on.isoformat(),
-        "attendees": list(notes.attendees),
-        "notes": notes.notes,
-        "devices": notes.devices,
-        "network_size": notes.network_size.value,
-        "gaps": list(notes.gaps) if notes.gaps is not None else None,
-        "gap_set": step[0].meeting.gap_set.to_dict()
-        if step[0].meeting is not None and step[0].meeting.gap_set is not None
-        else None,
+        "held_on": recorded.held_on.isoformat(),
+        "attendees": list(recorded.attendees),
+        "notes": recorded.notes,
+        "devices": recorded.devices,
+        "network_size": recorded.network_size.value,
+        "gaps": list(recorded.gaps) if recorded.gaps is not None else None,
+        "gap_set": recorded.gap_set.to_dict() if recorded.gap_set is not None else None,
     }
     _save(session, row, step, source_ip=source_ip)
     return row
