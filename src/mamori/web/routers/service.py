@@ -26,7 +26,13 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.responses import Response
 
-from mamori.errors import MamoriError, NotFoundError, PermissionDeniedError, ValidationError
+from mamori.errors import (
+    DuplicateError,
+    MamoriError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from mamori.service import onboarding as flow
 from mamori.service.catalog import load_price_book
 from mamori.service.gaps import GapSet, gaps_from_checksheet_bytes
@@ -51,13 +57,22 @@ from mamori.web.deps import (
     resolve_principal,
 )
 from mamori.web.schemas.service import (
+    CancelStep,
+    CaseDetail,
+    CaseHistoryEntry,
     CasePublic,
     ContractPublic,
+    ContractStep,
     InsuranceCalculate,
+    MeetingStep,
+    ProposalStep,
+    ProvisionResult,
+    ProvisionStep,
     QuoteCompute,
     QuoteCreate,
     QuoteDetail,
     QuotePublic,
+    QuoteStep,
 )
 from mamori.web.templating import render
 
@@ -241,9 +256,205 @@ def api_list_cases(
     return repo.list_cases(session, tenant_ids=scope.tenant_ids, stage=stage)
 
 
-@router.get(f"{API}/cases/{{case_id}}", response_model=CasePublic, tags=["service"])
-def api_get_case(case_id: int, session: SessionDep, scope: StaffScope) -> OnboardingCaseRow:
+#: The steps a case may take next, per stage (the JSON API's ``next_steps``).
+NEXT_STEPS: dict[str, tuple[str, ...]] = {
+    flow.Stage.INQUIRY.value: ("meeting", "cancel"),
+    flow.Stage.MEETING.value: ("meeting", "proposal", "cancel"),
+    flow.Stage.PROPOSAL.value: ("proposal", "quote", "cancel"),
+    flow.Stage.QUOTE.value: ("proposal", "quote", "contract", "cancel"),
+    flow.Stage.CONTRACT.value: ("provision", "cancel"),
+    flow.Stage.PROVISIONING.value: ("provision", "cancel"),
+}
+
+
+def _case_detail(session: Session, row: OnboardingCaseRow) -> CaseDetail:
+    history = repo.case_history(session, row=row)
+    return CaseDetail.model_validate(
+        {
+            **CasePublic.model_validate(row).model_dump(),
+            "admin_user_id": row.admin_user_id,
+            "history": [CaseHistoryEntry.model_validate(h) for h in history],
+            "next_steps": list(NEXT_STEPS.get(row.stage, ())),
+        }
+    )
+
+
+@router.get(f"{API}/cases/{{case_id}}", response_model=CaseDetail, tags=["service"])
+def api_get_case(case_id: int, session: SessionDep, scope: StaffScope) -> CaseDetail:
+    """One onboarding case with its audited steps and the steps it may take next."""
+    return _case_detail(
+        session, repo.get_case(session, case_id=case_id, tenant_ids=scope.tenant_ids)
+    )
+
+
+def _api_case(session: Session, scope: TenantScope, case_id: int) -> OnboardingCaseRow:
     return repo.get_case(session, case_id=case_id, tenant_ids=scope.tenant_ids)
+
+
+@router.post(f"{API}/cases/{{case_id}}/meeting", response_model=CaseDetail, tags=["service"])
+def api_case_meeting(
+    request: Request, case_id: int, body: MeetingStep, session: SessionDep, scope: StaffScope
+) -> CaseDetail:
+    """Record (or revise) the meeting notes; ``assessment_id`` reads the gaps from a stored
+    JAMA/JAPIA assessment of a tenant the caller may see."""
+    row = _api_case(session, scope, case_id)
+    gap_set: GapSet | None = None
+    gaps: tuple[int, ...] | None = None
+    if body.assessment_id is not None:
+        if body.gaps is not None:
+            raise ValidationError("give either gaps or assessment_id, not both")
+        gap_set = repo.assessment_gaps(
+            session, assessment_id=body.assessment_id, tenant_ids=scope.tenant_ids
+        )
+    elif body.gaps is not None:
+        gaps = parse_gaps(body.gaps, load_gap_coverage().item_count)
+    notes = flow.MeetingNotes(
+        held_on=body.held_on,
+        attendees=tuple(a.strip() for a in body.attendees),
+        notes=body.notes,
+        devices=body.devices,
+        network_size=NetworkSize.parse(body.network_size),
+        gaps=gaps,
+        gap_set=gap_set,
+    )
+    repo.record_meeting(
+        session, row=row, notes=notes, actor=scope.principal.name, source_ip=_source_ip(request)
+    )
+    session.commit()
+    return _case_detail(session, row)
+
+
+@router.post(f"{API}/cases/{{case_id}}/proposal", response_model=CaseDetail, tags=["service"])
+def api_case_proposal(
+    request: Request, case_id: int, body: ProposalStep, session: SessionDep, scope: StaffScope
+) -> CaseDetail:
+    """Propose the recommended course (the reasons are stored in Japanese and English)."""
+    row = _api_case(session, scope, case_id)
+    repo.propose(
+        session,
+        row=row,
+        actor=scope.principal.name,
+        course=(body.course or "").strip() or None,
+        override_reason=body.override_reason,
+        source_ip=_source_ip(request),
+    )
+    session.commit()
+    return _case_detail(session, row)
+
+
+@router.post(f"{API}/cases/{{case_id}}/quote", response_model=CaseDetail, tags=["service"])
+def api_case_quote(
+    request: Request, case_id: int, body: QuoteStep, session: SessionDep, scope: StaffScope
+) -> CaseDetail:
+    """Issue a numbered quote for the proposal and attach it (``quote_id`` in the case)."""
+    row = _api_case(session, scope, case_id)
+    _invalid_input(
+        lambda: repo.quote_case(
+            session,
+            row=row,
+            actor=scope.principal.name,
+            issue_date=body.issue_date or date.today(),
+            months=body.months,
+            campaign=body.campaign,
+            subsidy_year=body.subsidy_year,
+            small_business=body.small_business,
+            security_action=body.security_action,
+            valid_days=body.valid_days,
+            source_ip=_source_ip(request),
+        )
+    )
+    session.commit()
+    return _case_detail(session, row)
+
+
+@router.post(f"{API}/cases/{{case_id}}/contract", response_model=CaseDetail, tags=["service"])
+def api_case_contract(
+    request: Request, case_id: int, body: ContractStep, session: SessionDep, scope: StaffScope
+) -> CaseDetail:
+    """Record the signed contract for the case's quote."""
+    row = _api_case(session, scope, case_id)
+    repo.sign_contract(
+        session,
+        row=row,
+        actor=scope.principal.name,
+        signed_on=body.signed_on,
+        start_date=body.start_date,
+        devices=body.devices,
+        term_months=body.term_months,
+        grant_decision_date=body.grant_decision_date,
+        source_ip=_source_ip(request),
+    )
+    session.commit()
+    return _case_detail(session, row)
+
+
+@router.post(f"{API}/cases/{{case_id}}/provision", response_model=ProvisionResult, tags=["service"])
+def api_case_provision(
+    request: Request,
+    case_id: int,
+    body: ProvisionStep,
+    session: SessionDep,
+    scope: StaffScope,
+    hasher: HasherDep,
+) -> ProvisionResult:
+    """Create the tenant and its first administrator (idempotent: sent again, it returns
+    what was created, without a password)."""
+    row = _api_case(session, scope, case_id)
+    try:
+        result = repo.provision(
+            session,
+            row=row,
+            hasher=hasher,
+            actor=scope.principal.name,
+            tenant_slug=body.tenant_slug,
+            tenant_name=(body.tenant_name or "").strip() or None,
+            admin_username=body.admin_username,
+            admin_email=body.admin_email,
+            assign_operator_id=_assign_operator(scope),
+            source_ip=_source_ip(request),
+        )
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        fresh = repo.get_case(session, case_id=case_id)
+        if fresh.stage != flow.Stage.PROVISIONED.value:
+            raise DuplicateError(
+                "the tenant id or username was taken meanwhile; try again"
+            ) from None
+        row, result = fresh, repo.provisioned(session, row=fresh)
+    return ProvisionResult(
+        case=_case_detail(session, row),
+        tenant_id=result.tenant.id,
+        tenant_slug=result.tenant.slug,
+        admin_user_id=result.admin.id,
+        admin_username=result.admin.username,
+        created=result.created,
+        initial_password=result.password,
+    )
+
+
+def _assign_operator(scope: TenantScope) -> int | None:
+    """The operator provisioning a tenant is assigned it (administrators see all anyway)."""
+    principal = scope.principal
+    if principal.user is not None and principal.role is Role.OPERATOR:
+        return principal.user.id
+    return None
+
+
+@router.post(f"{API}/cases/{{case_id}}/cancel", response_model=CaseDetail, tags=["service"])
+def api_case_cancel(
+    request: Request, case_id: int, body: CancelStep, session: SessionDep, scope: StaffScope
+) -> CaseDetail:
+    row = _api_case(session, scope, case_id)
+    repo.cancel(
+        session,
+        row=row,
+        reason=body.reason,
+        actor=scope.principal.name,
+        source_ip=_source_ip(request),
+    )
+    session.commit()
+    return _case_detail(session, row)
 
 
 # --- pages: courses and the insurance calculator ---------------------------------------
@@ -866,11 +1077,7 @@ async def case_provision(
             tenant_name=form.get("tenant_name", "").strip() or None,
             admin_username=form.get("admin_username", ""),
             admin_email=form.get("admin_email", ""),
-            assign_operator_id=(
-                scope.principal.user.id
-                if scope.principal.user is not None and scope.principal.role is Role.OPERATOR
-                else None
-            ),
+            assign_operator_id=_assign_operator(scope),
             source_ip=_source_ip(request),
         )
         session.commit()
