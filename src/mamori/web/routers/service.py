@@ -330,13 +330,15 @@ def api_case_proposal(
 ) -> CaseDetail:
     """Propose the recommended course (the reasons are stored in Japanese and English)."""
     row = _api_case(session, scope, case_id)
-    repo.propose(
-        session,
-        row=row,
-        actor=scope.principal.name,
-        course=(body.course or "").strip() or None,
-        override_reason=body.override_reason,
-        source_ip=_source_ip(request),
+    _invalid_input(
+        lambda: repo.propose(
+            session,
+            row=row,
+            actor=scope.principal.name,
+            course=(body.course or "").strip() or None,
+            override_reason=body.override_reason,
+            source_ip=_source_ip(request),
+        )
     )
     session.commit()
     return _case_detail(session, row)
