@@ -15,17 +15,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.responses import Response
 
+from mamori.config import Settings
 from mamori.errors import (
     DuplicateError,
     MamoriError,
@@ -35,15 +37,26 @@ from mamori.errors import (
 )
 from mamori.service import onboarding as flow
 from mamori.service.catalog import load_price_book
+from mamori.service.errors import OnboardingError
 from mamori.service.gaps import GapSet, gaps_from_checksheet_bytes
 from mamori.service.inputs import QuoteInputs
 from mamori.service.insurance import calculate_claim, load_insurance_terms, parse_claim
+from mamori.service.invite import (
+    INVITE_PATH,
+    Invitation,
+    InvitationError,
+    InvitationUnusableError,
+    SmtpRelay,
+    build_message,
+    invitation_link,
+)
 from mamori.service.otasuketai import check_otasuketai
 from mamori.service.recommend import NetworkSize, load_gap_coverage, parse_gaps
 from mamori.service.text import Lang, check_lang
+from mamori.store.repos import audit, tenants
 from mamori.store.repos import service as repo
-from mamori.store.repos import tenants
-from mamori.store.tables import ContractRow, OnboardingCaseRow, QuoteRow, Role
+from mamori.store.repos import service_invites as invites
+from mamori.store.tables import ContractRow, OnboardingCaseRow, QuoteRow, Role, User
 from mamori.web.dashboard import PANELS, DashboardPanel, PanelValue
 from mamori.web.deps import (
     HasherDep,
@@ -398,6 +411,7 @@ def api_case_provision(
     session: SessionDep,
     scope: StaffScope,
     hasher: HasherDep,
+    settings: SettingsDep,
 ) -> ProvisionResult:
     """Create the tenant and its first administrator (idempotent: sent again, it returns
     what was created, without a password)."""
@@ -424,6 +438,11 @@ def api_case_provision(
                 "the tenant id or username was taken meanwhile; try again"
             ) from None
         row, result = fresh, repo.provisioned(session, row=fresh)
+    invitation: InviteOutcome | None = None
+    if result.created:
+        invitation = _invite(request, session, settings, scope, row, lang=body.language)
+        if invitation.sent:
+            result = replace(result, password=None)
     return ProvisionResult(
         case=_case_detail(session, row),
         tenant_id=result.tenant.id,
@@ -432,7 +451,20 @@ def api_case_provision(
         admin_username=result.admin.username,
         created=result.created,
         initial_password=result.password,
+        invitation=invitation.to_dict() if invitation is not None else None,
     )
+
+
+@router.post(f"{API}/cases/{{case_id}}/invite", tags=["service"])
+def api_case_invite(
+    request: Request, case_id: int, session: SessionDep, scope: StaffScope, settings: SettingsDep
+) -> JSONResponse:
+    """E-mail the case's administrator a new set-password link (older unused ones stop
+    working); 502 when the relay refuses."""
+    row = _api_case(session, scope, case_id)
+    _check_invitable(row, settings)
+    outcome = _invite(request, session, settings, scope, row)
+    return JSONResponse(outcome.to_dict(), status_code=502 if outcome.error else 200)
 
 
 def _assign_operator(scope: TenantScope) -> int | None:
@@ -729,6 +761,7 @@ def _case_page(
     created: repo.Provisioned | None = None,
     status_code: int = 200,
     assessment_id: str | None = None,
+    invitation: InviteOutcome | None = None,
 ) -> Response:
     prefill, choices = _gap_prefill(session, scope, row, assessment_id)
     quote = repo.get_quote(session, quote_id=row.quote_id) if row.quote_id is not None else None
@@ -760,6 +793,9 @@ def _case_page(
             "form": {},
             "open": row.stage not in {s.value for s in flow.TERMINAL},
             "prefill": prefill,
+            "invitation": invitation,
+            "can_invite": row.stage == flow.Stage.PROVISIONED.value
+            and smtp_relay(request.app.state.settings) is not None,
             "gap_choices": choices,
             "stored_gaps": _stored_gaps(row),
         },
@@ -1060,12 +1096,20 @@ for _name in STEPS:
 
 @router.post("/service/cases/{case_id}/provision", include_in_schema=False)
 async def case_provision(
-    request: Request, row: CaseDep, session: SessionDep, scope: StaffScope, hasher: HasherDep
+    request: Request,
+    row: CaseDep,
+    session: SessionDep,
+    scope: StaffScope,
+    hasher: HasherDep,
+    settings: SettingsDep,
 ) -> Response:
-    """Create the tenant and its first administrator; the password is shown only now.
+    """Create the tenant and its first administrator.
 
-    Sending the form again (or twice at once) creates nothing more: the case's tenant and
-    administrator are shown without the password.
+    With an SMTP relay configured the administrator gets an invitation e-mail with a
+    one-time, expiring set-password link and no password is shown; without one (or when
+    sending fails) the initial password is shown, only now. Sending the form again (or
+    twice at once) creates nothing more: the case's tenant and administrator are shown
+    without the password.
     """
     form = await _form(request)
     case_id = row.id
@@ -1095,7 +1139,150 @@ async def case_provision(
             " (the tenant id or username was taken meanwhile; try again)"
         )
         return _case_page(request, session, scope, fresh, error=message, status_code=422)
-    return _case_page(request, session, scope, row, created=result)
+    invitation: InviteOutcome | None = None
+    if result.created:
+        invitation = await run_in_threadpool(
+            _invite, request, session, settings, scope, row, lang=_lang(request, scope.principal)
+        )
+        if invitation.sent:
+            result = replace(result, password=None)  # the administrator chooses it
+    return _case_page(request, session, scope, row, created=result, invitation=invitation)
+
+
+@router.post("/service/cases/{case_id}/invite", include_in_schema=False)
+async def case_invite(
+    request: Request, row: CaseDep, session: SessionDep, scope: StaffScope, settings: SettingsDep
+) -> Response:
+    """Send the administrator a new set-password link (older unused links stop working)."""
+    try:
+        _check_invitable(row, settings)
+    except MamoriError as exc:
+        return _case_page(request, session, scope, row, error=str(exc), status_code=422)
+    outcome = await run_in_threadpool(
+        _invite, request, session, settings, scope, row, lang=_lang(request, scope.principal)
+    )
+    fresh = repo.get_case(session, case_id=row.id)
+    if outcome.error:
+        return _case_page(request, session, scope, fresh, error=outcome.error, status_code=502)
+    return _case_page(request, session, scope, fresh, invitation=outcome)
+
+
+def _check_invitable(row: OnboardingCaseRow, settings: Settings) -> None:
+    if row.stage != flow.Stage.PROVISIONED.value:
+        raise OnboardingError(
+            f"招待は作成済みのテナントの管理者にだけ送れます "
+            f"(case {row.id} is not provisioned: stage {row.stage!r})"
+        )
+    if smtp_relay(settings) is None:
+        raise ValidationError(
+            "メール送信（SMTPリレー）が設定されていません "
+            "(no SMTP relay is configured: set MAMORI_RESPOND_SMTP_HOST)"
+        )
+
+
+# --- invitations of new administrators ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InviteOutcome:
+    """What happened to the invitation: sent (to, until), failed (error) or no relay."""
+
+    sent_to: str | None = None
+    expires_at: datetime | None = None
+    error: str | None = None
+    configured: bool = True
+
+    @property
+    def sent(self) -> bool:
+        return self.sent_to is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "configured": self.configured,
+            "sent": self.sent,
+            "sent_to": self.sent_to,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "error": self.error,
+        }
+
+
+def smtp_relay(settings: Settings) -> SmtpRelay | None:
+    """The configured SMTP relay (``respond_smtp_*``), or ``None`` when there is none."""
+    if not settings.respond_smtp_host:
+        return None
+    return SmtpRelay(
+        host=settings.respond_smtp_host,
+        port=settings.respond_smtp_port,
+        sender=settings.respond_smtp_from,
+        starttls=settings.respond_smtp_starttls,
+        username=settings.respond_smtp_username,
+        password=settings.respond_smtp_password,
+    )
+
+
+def _base_url(request: Request, settings: Settings) -> str:
+    return settings.respond_base_url or str(request.base_url)
+
+
+def _invite(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    scope: TenantScope,
+    row: OnboardingCaseRow,
+    *,
+    lang: Lang = "ja",
+) -> InviteOutcome:
+    """Store a new invitation for the case's administrator and e-mail it (commits).
+
+    The invitation is committed before sending, so a link that reached the customer always
+    works; a failed send is audited and reported, and the link can be sent again.
+    """
+    relay = smtp_relay(settings)
+    if relay is None:
+        return InviteOutcome(configured=False)
+    done = repo.provisioned(session, row=row)
+    email = str((row.provisioning or {}).get("admin_email") or "")
+    invitation, token = invites.create_invitation(
+        session,
+        user=done.admin,
+        email=email,
+        valid_for=timedelta(hours=settings.service_invite_hours),
+        actor=scope.principal.name,
+        case_id=row.id,
+        language=lang,
+        source_ip=_source_ip(request),
+    )
+    session.commit()
+    message = build_message(
+        Invitation(
+            to=email,
+            tenant_name=done.tenant.name,
+            username=done.admin.username,
+            contact_name=row.contact_name,
+            link=invitation_link(_base_url(request, settings), token),
+            expires_at=invitation.expires_at,
+        ),
+        sender=relay.sender,
+        lang=lang,
+    )
+    try:
+        relay.send(message)
+    except InvitationError as exc:
+        audit.record(
+            session,
+            action="user.invitation.send_failed",
+            actor=scope.principal.name,
+            tenant_id=done.tenant.id,
+            target=f"user:{done.admin.id}",
+            detail={"invitation": invitation.id, "error": str(exc)[:500]},
+            source_ip=_source_ip(request),
+        )
+        session.commit()
+        return InviteOutcome(error=str(exc))
+    invites.mark_sent(session, row=invitation)
+    session.commit()
+    return InviteOutcome(sent_to=email, expires_at=invitation.expires_at)
 
 
 # --- the public inquiry form -----------------------------------------------------------
@@ -1174,4 +1361,73 @@ async def inquiry_submit(request: Request, session: SessionDep, settings: Settin
     return RedirectResponse(f"{INQUIRY_PATH}?sent=1", status_code=303)
 
 
-__all__ = ["INQUIRY_LIMIT", "INQUIRY_PATH", "INQUIRY_WINDOW", "router"]
+# --- the set-password page of an invitation (public: the token is the credential) -------
+
+
+def _invite_page(
+    request: Request,
+    session: Session,
+    *,
+    token: str,
+    username: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "service_invite.html",
+        {"token": token, "username": username, "error": error},
+        principal=resolve_principal(request, session),
+        status_code=status_code,
+    )
+
+
+@router.get(INVITE_PATH, include_in_schema=False)
+def invite_form(request: Request, session: SessionDep, token: str = "") -> Response:
+    """The set-password form of an invitation link (400 when the link cannot be used)."""
+    try:
+        row = invites.find_invitation(session, token=token)
+    except MamoriError as exc:
+        return _invite_page(request, session, token="", error=str(exc), status_code=400)
+    user = session.get(User, row.user_id)
+    return _invite_page(request, session, token=token, username=user.username if user else None)
+
+
+@router.post(INVITE_PATH, include_in_schema=False)
+async def invite_accept(request: Request, session: SessionDep, hasher: HasherDep) -> Response:
+    """Set the password once; then the link is used up and the user logs in."""
+    form = await _form(request)
+    token = form.get("token", "")
+    password = form.get("password", "")
+    try:
+        row = invites.find_invitation(session, token=token)
+    except MamoriError as exc:
+        return _invite_page(request, session, token="", error=str(exc), status_code=400)
+    user = session.get(User, row.user_id)
+    username = user.username if user else None
+    if password != form.get("password_confirm", ""):
+        return _invite_page(
+            request,
+            session,
+            token=token,
+            username=username,
+            error="確認用のパスワードが一致しません (the passwords do not match)",
+            status_code=422,
+        )
+    try:
+        invites.accept_invitation(
+            session, token=token, password=password, hasher=hasher, source_ip=_source_ip(request)
+        )
+    except InvitationUnusableError as exc:
+        session.rollback()
+        return _invite_page(request, session, token="", error=str(exc), status_code=400)
+    except MamoriError as exc:  # the password policy: the link stays usable
+        session.rollback()
+        return _invite_page(
+            request, session, token=token, username=username, error=str(exc), status_code=422
+        )
+    session.commit()
+    return RedirectResponse("/login?invited=1", status_code=303)
+
+
+__all__ = ["INQUIRY_LIMIT", "INQUIRY_PATH", "INQUIRY_WINDOW", "INVITE_PATH", "router"]

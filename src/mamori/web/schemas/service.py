@@ -217,6 +217,9 @@ class ProvisionStep(_Step):
     tenant_name: str | None = Field(default=None, max_length=200)
     admin_username: str = Field(default="", max_length=100)
     admin_email: str = Field(default="", max_length=254)
+    language: Literal["ja", "en"] = Field(
+        default="ja", description="Which language leads the invitation e-mail (both are in it)"
+    )
 
 
 class CancelStep(_Step):
