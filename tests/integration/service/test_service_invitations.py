@@ -131,6 +131,8 @@ def test_provisioning_sends_an_invitation_and_the_link_sets_the_password_once(
 
     page, done = _set_password(client, link_token)
     assert page.status_code == 200 and 'id="invite-username">mirai-admin<' in page.text
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert page.headers["Cache-Control"] == "no-store"
     assert done.status_code == 303 and done.headers["location"] == "/login?invited=1"
     login(client, "mirai-admin", NEW_PASSWORD)
     assert client.get("/api/v1/me").json()["user"]["username"] == "mirai-admin"

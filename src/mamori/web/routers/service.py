@@ -1373,13 +1373,17 @@ def _invite_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    return render(
+    response = render(
         request,
         "service_invite.html",
         {"token": token, "username": username, "error": error},
         principal=resolve_principal(request, session),
         status_code=status_code,
     )
+    # the token is in the address: keep it out of caches and other sites' Referer headers
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.get(INVITE_PATH, include_in_schema=False)
