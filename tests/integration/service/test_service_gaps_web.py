@@ -98,11 +98,21 @@ def test_an_uploaded_check_sheet_gives_the_gaps_of_a_prospect(client, db, world,
     assert meeting["gaps"] == [97, 140]
     assert meeting["gap_set"]["source"] == "sheet"
     assert meeting["gap_set"]["reference"] == "見込み客チェックシート.xlsx"
+    page = client.get(f"/service/cases/{case_id}").text
+    assert "見込み客チェックシート.xlsx" in page and "No.140" in page
+    assert '<option value="stored" selected>' in page
+    # revising the notes keeps the sheet's gaps (with their labels and levels)
+    r = client.post(
+        f"/service/cases/{case_id}/meeting",
+        data={"csrf_token": token, **_meeting(gap_source="stored", devices="6")},
+    )
+    assert r.status_code == 303, r.text
+    revised = _row(db, case_id).meeting
+    assert revised["devices"] == 6 and revised["gap_set"]["source"] == "sheet"
+    assert revised["gap_set"]["gaps"] == meeting["gap_set"]["gaps"]
     client.post(f"/service/cases/{case_id}/proposal", data={"csrf_token": token})
     proposal = _row(db, case_id).proposal
     assert proposal["course"] == "small-network"  # No.97 is a 通信制御 item
-    page = client.get(f"/service/cases/{case_id}").text
-    assert "見込み客チェックシート.xlsx" in page and "No.140" in page
 
 
 def test_a_bad_upload_is_a_clear_error_and_changes_nothing(client, db, world, tmp_path):
@@ -125,3 +135,14 @@ def test_a_bad_upload_is_a_clear_error_and_changes_nothing(client, db, world, tm
         data={"csrf_token": token, **_meeting(gap_source="sheet")},
     )
     assert missing.status_code == 422 and "choose the check sheet" in missing.text
+    nothing_kept = client.post(
+        f"/service/cases/{case_id}/meeting",
+        data={"csrf_token": token, **_meeting(gap_source="stored")},
+    )
+    assert nothing_kept.status_code == 422 and "no recorded gaps" in nothing_kept.text
+    unknown = client.post(
+        f"/service/cases/{case_id}/meeting",
+        data={"csrf_token": token, **_meeting(gap_source="rumour")},
+    )
+    assert unknown.status_code == 422 and "unknown gap source" in unknown.text
+    assert _row(db, case_id).stage == "inquiry"

@@ -918,7 +918,8 @@ def _meeting_gap_set(call: StepCall) -> GapSet | None:
     """The gaps from an uploaded check sheet or a chosen stored assessment (else ``None``).
 
     An uploaded sheet wins; ``gap_source=assessment:<id>`` reads a stored JAMA/JAPIA
-    assessment the caller may see; anything else leaves the typed item numbers.
+    assessment the caller may see; ``stored`` keeps the gaps recorded with the meeting (a
+    revision); ``manual`` (or nothing) takes the typed item numbers.
     """
     upload = call.uploads.get("checksheet")
     source = call.form.get("gap_source", "").strip()
@@ -930,6 +931,11 @@ def _meeting_gap_set(call: StepCall) -> GapSet | None:
             assessment_id=source.removeprefix("assessment:"),
             tenant_ids=call.scope.tenant_ids,
         )
+    if source == "stored":  # a revision keeps the gaps recorded with the meeting
+        stored = _stored_gaps(call.row)
+        if stored is None:
+            raise ValidationError("記録済みの未対応項目がありません (no recorded gaps to keep)")
+        return stored
     if source == "sheet":
         raise ValidationError(
             "チェックシートのファイルを選んでください (choose the check sheet file to upload)"
