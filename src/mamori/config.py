@@ -170,6 +170,14 @@ class Settings(BaseSettings):
     retention_interval: float = Field(
         default=3600.0, ge=0, description="Seconds between retention purges; 0 switches off"
     )
+    # --- service (onboarding); invitations go through the respond_smtp_* relay ---
+    service_invite_hours: int = Field(
+        default=72,
+        ge=1,
+        le=720,
+        description="Hours a new administrator's set-password link stays valid (used once);"
+        " the e-mail goes through respond_smtp_host, links use respond_base_url",
+    )
 
     @field_validator("default_language")
     @classmethod

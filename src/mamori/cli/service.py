@@ -18,6 +18,7 @@ from rich.table import Table
 
 from mamori.errors import MamoriError, ValidationError
 from mamori.service.catalog import load_price_book
+from mamori.service.gaps import gaps_from_assessment, gaps_from_checksheet
 from mamori.service.insurance import ClaimPayout, calculate_claim, load_claim_file
 from mamori.service.otasuketai import check_otasuketai
 from mamori.service.quote import Quote, build_quote, format_quote_number, issue_quote
@@ -362,6 +363,14 @@ def recommend_command(
     gaps: Annotated[
         str, typer.Option(help="Open guideline item numbers, comma separated (e.g. 103,142).")
     ] = "",
+    sheet: Annotated[
+        Path | None,
+        typer.Option(help="A filled JAMA/JAPIA check sheet (.xlsx): its unmet items are the gaps."),
+    ] = None,
+    assessment: Annotated[
+        Path | None,
+        typer.Option(help="An assessment file (mamori assess): its unmet items are the gaps."),
+    ] = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = (
         OutputFormat.TABLE
     ),
@@ -370,14 +379,30 @@ def recommend_command(
     """コースの提案: from device count, network size and open guideline items."""
     try:
         language = check_lang(lang)
-        items = [g.strip() for g in gaps.split(",") if g.strip()]
-        result = recommend_course(devices, network, items)
+        if sum(bool(x) for x in (gaps.strip(), sheet, assessment)) > 1:
+            raise ValidationError("give only one of --gaps, --sheet and --assessment")
+        gap_set = None
+        if sheet is not None:
+            if not sheet.is_file():
+                raise ValidationError(f"no such check sheet: {sheet}")
+            gap_set = gaps_from_checksheet(sheet)
+        elif assessment is not None:
+            from mamori.guideline.assessment import load_assessment
+
+            gap_set = gaps_from_assessment(load_assessment(assessment))
+        items: list[object] = [g.strip() for g in gaps.split(",") if g.strip()]
+        result = recommend_course(devices, network, gap_set.gaps if gap_set else items)
     except MamoriError as exc:
         _fail(str(exc))
     if output is OutputFormat.JSON:
-        _emit_json(result.to_dict(language))
+        data = result.to_dict(language)
+        if gap_set is not None:
+            data["gap_source"] = {k: v for k, v in gap_set.to_dict().items() if k != "gaps"}
+        _emit_json(data)
         return
     typer.echo(f"{result.course.id}: {result.course.name.get(language)}")
+    if gap_set is not None:
+        typer.echo(f"  ({gap_set.describe_source().get(language)})")
     for reason in result.reasons:
         typer.echo(f"  - {reason.get(language)}")
     if result.remaining_gaps:

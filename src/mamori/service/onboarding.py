@@ -40,6 +40,7 @@ from mamori.hooks import AuditRecorded
 from mamori.model import utc
 from mamori.service.catalog import PriceBook, load_price_book
 from mamori.service.errors import OnboardingError
+from mamori.service.gaps import Gap, GapSet
 from mamori.service.quote import QuoteDocument
 from mamori.service.recommend import NetworkSize, Recommendation, recommend_course
 from mamori.service.text import Text
@@ -188,6 +189,15 @@ class MeetingNotes:
     devices: int
     network_size: NetworkSize
     gaps: tuple[int, ...] | None = None  # open guideline items, when an assessment exists
+    #: where the gaps came from (a stored assessment or an uploaded check sheet), with each
+    #: item's label, level and status; ``gaps`` then lists the same item numbers
+    gap_set: GapSet | None = None
+
+    def gap_input(self) -> tuple[Gap, ...] | tuple[int, ...] | None:
+        """What the recommendation reads: the detailed gaps when known, else the numbers."""
+        if self.gap_set is not None:
+            return self.gap_set.gaps
+        return self.gaps
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,12 +364,28 @@ def record_meeting(case: OnboardingCase, notes: MeetingNotes, *, actor: str, at:
         raise OnboardingError(f"devices must be at least 1 (got {notes.devices!r})")
     if utc(at).date() < notes.held_on:
         raise OnboardingError("the meeting cannot be recorded before it was held")
+    gap_set = notes.gap_set
+    if gap_set is not None:
+        if notes.gaps is None:
+            notes = replace(notes, gaps=gap_set.items)
+        elif tuple(sorted(set(notes.gaps))) != tuple(sorted(set(gap_set.items))):
+            raise OnboardingError("the gap numbers do not match the assessment's gaps")
     detail = {
         "held_on": notes.held_on.isoformat(),
         "attendees": list(notes.attendees),
         "devices": notes.devices,
         "network_size": notes.network_size.value,
         "gaps": list(notes.gaps) if notes.gaps is not None else None,
+        "gap_source": (
+            {
+                "source": gap_set.source,
+                "reference": gap_set.reference,
+                "framework": gap_set.framework,
+                "answered": gap_set.answered,
+            }
+            if gap_set is not None
+            else None
+        ),
         "revised": case.stage is Stage.MEETING,
     }
     return _advance(case, "meeting", actor, at, Stage.MEETING, detail, meeting=notes)
@@ -382,7 +408,7 @@ def propose(
     book = price_book or load_price_book()
     meeting = case.meeting
     recommendation = recommend_course(
-        meeting.devices, meeting.network_size, meeting.gaps, price_book=book
+        meeting.devices, meeting.network_size, meeting.gap_input(), price_book=book
     )
     chosen = recommendation.course
     if course is not None and book.course(course).id != chosen.id:
@@ -399,6 +425,7 @@ def propose(
         "recommended": recommendation.course.id,
         "override_reason": proposal.override_reason or None,
         "reasons": [r.ja for r in recommendation.reasons],
+        "network_gaps": list(recommendation.network_gaps),
     }
     return _advance(
         case, "proposal", actor, at, Stage.PROPOSAL, detail, proposal=proposal, quote=None

@@ -340,6 +340,33 @@ def test_recommend():
     assert bad.exit_code == 1 and "not guideline item numbers" in bad.stderr
 
 
+def test_recommend_from_a_check_sheet_or_an_assessment_file(tmp_path):
+    from mamori.guideline import load_builtin, new_assessment, save_assessment, set_answer
+    from tests.integration.service.helpers import filled_sheet
+
+    sheet = filled_sheet(tmp_path / "sheet.xlsx", {97: "未対策", 140: "一部対策"})
+    data = _json(["recommend", "--devices", "6", "--sheet", str(sheet)])
+    assert data["course"] == "small-network"
+    assert data["network_gaps"] == [97] and data["addressed_gaps"] == [97, 140]
+    assert data["gap_source"]["source"] == "sheet" and data["gap_source"]["answered"] == 2
+    assert data["gaps"][0]["level"] is not None
+    text = runner.invoke(app, ["recommend", "--devices", "6", "--sheet", str(sheet)])
+    assert text.exit_code == 0 and "チェックシート「sheet.xlsx」" in text.stdout
+    jama = load_builtin("jama-japia")
+    a = new_assessment(jama, tenant="acme")
+    set_answer(a, jama, "136", "未対策")
+    path = save_assessment(a, tmp_path / "a.json")
+    data = _json(["recommend", "--devices", "6", "--assessment", str(path), "--lang", "en"])
+    assert data["course"] == "endpoint" and data["addressed_gaps"] == [136]
+    both = runner.invoke(app, ["recommend", "--devices", "6", "--sheet", str(sheet), "--gaps", "1"])
+    assert both.exit_code == 1 and "only one of" in both.stderr
+    missing = runner.invoke(app, ["recommend", "--devices", "6", "--sheet", "nope.xlsx"])
+    assert missing.exit_code == 1 and "no such check sheet" in missing.stderr
+    (tmp_path / "bad.xlsx").write_bytes(b"not a workbook")
+    bad = runner.invoke(app, ["recommend", "--devices", "6", "--sheet", str(tmp_path / "bad.xlsx")])
+    assert bad.exit_code == 1 and bad.stderr.strip()
+
+
 def test_python_dash_m_entry_point():
     proc = subprocess.run(
         [

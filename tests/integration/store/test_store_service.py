@@ -284,7 +284,7 @@ def pg_db(postgres_url):
 
 @pytest.mark.db
 def test_service_migration_matches_models_on_postgres(pg_db):
-    assert "service_0001" in current_revisions(pg_db.engine)
+    assert any(r.startswith("service_") for r in current_revisions(pg_db.engine))
     assert current_revisions(pg_db.engine) == head_revisions(pg_db.engine)
     names = set(inspect(pg_db.engine).get_table_names())
     assert {"service_cases", "service_quotes", "service_contracts"} <= names
@@ -332,7 +332,14 @@ def test_the_service_branch_downgrades_and_upgrades_again(db):
     from mamori.store.db import _alembic_config
 
     cfg = _alembic_config(db.engine)
-    command.downgrade(cfg, "service@-1")
+    from alembic.script import ScriptDirectory
+
+    steps = sum(
+        1
+        for rev in ScriptDirectory.from_config(cfg).walk_revisions()
+        if rev.revision.startswith("service_")
+    )
+    command.downgrade(cfg, f"service@-{steps}")  # every service revision, nothing else
     assert "service_cases" not in inspect(db.engine).get_table_names()
     assert "tenants" in inspect(db.engine).get_table_names()
     db.upgrade()

@@ -225,6 +225,23 @@ BODIES: dict[tuple[str, str], BodyFactory] = {
             "tenant_id": str(w.tenant_b.id),
         }
     ),
+    # the onboarding case API: a valid body, so that tenant B's case is refused (404)
+    ("POST", "/api/v1/service/cases/{case_id}/meeting"): lambda _w: Probe(
+        json={
+            "held_on": date.today().isoformat(),
+            "attendees": ["op"],
+            "notes": "meeting",
+            "devices": 5,
+        }
+    ),
+    ("POST", "/api/v1/service/cases/{case_id}/contract"): lambda _w: Probe(
+        json={
+            "signed_on": date.today().isoformat(),
+            "start_date": date.today().isoformat(),
+            "devices": 5,
+        }
+    ),
+    ("POST", "/api/v1/service/cases/{case_id}/cancel"): lambda _w: Probe(json={"reason": "probe"}),
     ("POST", "/service/cases"): lambda _w: Probe(
         data={
             "company": "見込み客",

@@ -65,6 +65,8 @@ def test_reasons_are_bilingual_and_serialisable():
         "reasons": ["no office network to guard: endpoint monitoring is enough"],
         "addressed_gaps": [],
         "remaining_gaps": [],
+        "network_gaps": [],
+        "gaps": [],
     }
 
 

@@ -31,13 +31,16 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from mamori.errors import DuplicateError, NotFoundError, ValidationError
 from mamori.service import onboarding as flow
 from mamori.service.errors import OnboardingError, ServiceDataError
+from mamori.service.gaps import FRAMEWORK_ID, GapSet, gaps_from_assessment
 from mamori.service.inputs import QuoteInputs
 from mamori.service.quote import QuoteDocument, format_quote_number, issue_quote
 from mamori.service.recommend import NetworkSize, recommend_course
 from mamori.store.repos import audit, tenants, users
+from mamori.store.repos.guideline import SqlAssessmentRepository
 from mamori.store.tables import (
     AuditLog,
     ContractRow,
+    GuidelineAssessment,
     OnboardingCaseRow,
     QuoteCounter,
     QuoteRow,
@@ -351,11 +354,14 @@ def _to_domain(session: Session, row: OnboardingCaseRow) -> flow.OnboardingCase:
             devices=int(m["devices"]),
             network_size=NetworkSize.parse(m["network_size"]),
             gaps=tuple(m["gaps"]) if m.get("gaps") is not None else None,
+            gap_set=GapSet.from_dict(m["gap_set"]) if m.get("gap_set") else None,
         )
     proposal = None
     if row.proposal and meeting is not None:
         p = row.proposal
-        recommendation = recommend_course(meeting.devices, meeting.network_size, meeting.gaps)
+        recommendation = recommend_course(
+            meeting.devices, meeting.network_size, meeting.gap_input()
+        )
         proposal = flow.Proposal(
             p["course"], int(p["devices"]), recommendation, p.get("override_reason", "")
         )
@@ -467,13 +473,16 @@ def record_meeting(
     OnboardingError: wrong stage or incomplete notes.
     """
     step = flow.record_meeting(_to_domain(session, row), notes, actor=actor, at=at or utcnow())
+    recorded = step[0].meeting
+    assert recorded is not None  # noqa: S101 - set by the step
     row.meeting = {
-        "held_on": notes.held_on.isoformat(),
-        "attendees": list(notes.attendees),
-        "notes": notes.notes,
-        "devices": notes.devices,
-        "network_size": notes.network_size.value,
-        "gaps": list(notes.gaps) if notes.gaps is not None else None,
+        "held_on": recorded.held_on.isoformat(),
+        "attendees": list(recorded.attendees),
+        "notes": recorded.notes,
+        "devices": recorded.devices,
+        "network_size": recorded.network_size.value,
+        "gaps": list(recorded.gaps) if recorded.gaps is not None else None,
+        "gap_set": recorded.gap_set.to_dict() if recorded.gap_set is not None else None,
     }
     _save(session, row, step, source_ip=source_ip)
     return row
@@ -795,6 +804,53 @@ def cancel(
     return row
 
 
+# --- guideline gaps for the proposal ---------------------------------------------------
+
+
+def gap_assessments(
+    session: Session, *, tenant_ids: Collection[int] | None = None, limit: int = 100
+) -> list[tuple[GuidelineAssessment, Tenant]]:
+    """JAMA/JAPIA assessments the caller may read (newest first), with their tenants."""
+    stmt = (
+        select(GuidelineAssessment, Tenant)
+        .join(Tenant, Tenant.id == GuidelineAssessment.tenant_id)
+        .where(GuidelineAssessment.framework_id == FRAMEWORK_ID)
+        .order_by(GuidelineAssessment.created_at.desc(), GuidelineAssessment.id)
+        .limit(limit)
+    )
+    if tenant_ids is not None:
+        stmt = stmt.where(GuidelineAssessment.tenant_id.in_(list(tenant_ids)))
+    return [(row[0], row[1]) for row in session.execute(stmt)]
+
+
+def assessment_gaps(
+    session: Session, *, assessment_id: str, tenant_ids: Collection[int] | None = None
+) -> GapSet:
+    """The unmet items of one stored assessment (read through the guideline repository).
+
+    Raises:
+        NotFoundError: no such assessment, or one of a tenant outside ``tenant_ids``.
+        ValidationError: the assessment is not a JAMA/JAPIA one.
+    """
+    found = session.execute(
+        select(GuidelineAssessment.tenant_id, Tenant.slug)
+        .join(Tenant, Tenant.id == GuidelineAssessment.tenant_id)
+        .where(GuidelineAssessment.id == assessment_id)
+    ).first()
+    if found is None or not _visible(found[0], tenant_ids):
+        raise NotFoundError(f"assessment {assessment_id} not found")
+    assessment = SqlAssessmentRepository(session).get(found[1], assessment_id)
+    return gaps_from_assessment(assessment)
+
+
+def latest_assessment_gaps(session: Session, *, tenant_id: int) -> GapSet | None:
+    """The gaps of the tenant's newest JAMA/JAPIA assessment (``None``: it has none)."""
+    rows = gap_assessments(session, tenant_ids=[tenant_id], limit=1)
+    if not rows:
+        return None
+    return assessment_gaps(session, assessment_id=rows[0][0].id)
+
+
 def case_history(session: Session, *, row: OnboardingCaseRow) -> list[AuditLog]:
     """The audit entries of the case, oldest first."""
     return list(
@@ -811,6 +867,7 @@ __all__ = [
     "INQUIRY_ACTIONS",
     "Provisioned",
     "allocate_quote_number",
+    "assessment_gaps",
     "cancel",
     "case_history",
     "case_quotes",
@@ -819,7 +876,9 @@ __all__ = [
     "create_quote",
     "get_case",
     "get_contract",
+    "gap_assessments",
     "get_quote",
+    "latest_assessment_gaps",
     "licensed_devices",
     "list_cases",
     "list_contracts",

@@ -37,7 +37,13 @@ from mamori.store.tables.respond import (
     RespondPlaybookRun,
     RespondRejectedAlert,
 )
-from mamori.store.tables.service import ContractRow, OnboardingCaseRow, QuoteCounter, QuoteRow
+from mamori.store.tables.service import (
+    ContractRow,
+    InvitationRow,
+    OnboardingCaseRow,
+    QuoteCounter,
+    QuoteRow,
+)
 
 __all__ = [
     "ROLE_VALUES",
@@ -46,6 +52,7 @@ __all__ = [
     "AuditLog",
     "Base",
     "ContractRow",
+    "InvitationRow",
     "OnboardingCaseRow",
     "QuoteCounter",
     "QuoteRow",

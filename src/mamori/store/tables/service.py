@@ -160,3 +160,28 @@ class ContractRow(Base):
 
 
 __all__ = ["ContractRow", "OnboardingCaseRow", "QuoteCounter", "QuoteRow"]
+
+
+class InvitationRow(Base):
+    """A one-time, expiring link for a new administrator to choose a password.
+
+    Only the SHA-256 of the token is stored; the token itself is in the e-mail alone. A
+    token works once (``used_at``) and until ``expires_at``; a newer invitation of the same
+    user revokes older unused ones (``revoked_at``).
+    """
+
+    __tablename__ = "service_invitations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("service_cases.id", ondelete="SET NULL"))
+    email: Mapped[str] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(5), default="ja")
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -53,6 +53,9 @@ PUBLIC_PATHS: frozenset[str] = frozenset(
         "/lang",
         # the service area's inquiry form (CSRF, signed time token, honeypot, rate limit)
         "/inquiry",
+        # the service area's set-password page of an invitation (the one-time token is
+        # the credential; CSRF-protected form)
+        "/invite",
     }
 )
 PUBLIC_PREFIXES: tuple[str, ...] = ("/static", "/static-docs")

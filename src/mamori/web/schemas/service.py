@@ -146,8 +146,111 @@ class CasePublic(BaseModel):
     updated_at: datetime
 
 
+class CaseHistoryEntry(BaseModel):
+    """One audited step of a case."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    seq: int
+    ts: datetime
+    action: str
+    actor: str
+    detail: dict[str, Any]
+
+
+class CaseDetail(CasePublic):
+    """A case with its audited steps (oldest first) and what the next steps may be."""
+
+    admin_user_id: int | None
+    history: list[CaseHistoryEntry]
+    next_steps: list[str]
+
+
+class _Step(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MeetingStep(_Step):
+    """The meeting notes. Gaps are item numbers, or read from a stored JAMA/JAPIA
+    assessment (``assessment_id``, of a tenant the caller may see); not both."""
+
+    held_on: date
+    attendees: list[str] = Field(min_length=1, max_length=50, examples=[["佐藤", "op-a"]])
+    notes: str = Field(min_length=1, max_length=20000)
+    devices: StrictInt = Field(examples=[12])
+    network_size: Literal["none", "small", "large"] = "none"
+    gaps: list[StrictInt | str] | None = Field(default=None, examples=[[103, 142]])
+    assessment_id: str | None = Field(default=None, max_length=64)
+
+
+class ProposalStep(_Step):
+    """Propose the recommended course, or ``course`` with an ``override_reason``."""
+
+    course: str | None = Field(default=None, max_length=100)
+    override_reason: str = Field(default="", max_length=1000)
+
+
+class QuoteStep(_Step):
+    """Issue and attach a quote for the proposal (course and devices come from it)."""
+
+    issue_date: date | None = None
+    months: StrictInt | None = None
+    campaign: StrictBool = False
+    subsidy_year: StrictInt | None = None
+    small_business: StrictBool = False
+    security_action: StrictBool = True
+    valid_days: StrictInt | None = None
+
+
+class ContractStep(_Step):
+    signed_on: date
+    start_date: date
+    devices: StrictInt
+    term_months: StrictInt = 12
+    grant_decision_date: date | None = None
+
+
+class ProvisionStep(_Step):
+    """Create the tenant and its first administrator (idempotent once done)."""
+
+    tenant_slug: str = Field(default="", max_length=100, examples=["mirai-seiki"])
+    tenant_name: str | None = Field(default=None, max_length=200)
+    admin_username: str = Field(default="", max_length=100)
+    admin_email: str = Field(default="", max_length=254)
+    language: Literal["ja", "en"] = Field(
+        default="ja", description="Which language leads the invitation e-mail (both are in it)"
+    )
+
+
+class CancelStep(_Step):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ProvisionResult(BaseModel):
+    """What provisioning created; ``initial_password`` only when just created and no
+    invitation e-mail was sent."""
+
+    case: CaseDetail
+    tenant_id: int
+    tenant_slug: str
+    admin_user_id: int
+    admin_username: str
+    created: bool
+    initial_password: str | None = None
+    invitation: dict[str, Any] | None = None
+
+
 __all__ = [
+    "CancelStep",
+    "CaseDetail",
+    "CaseHistoryEntry",
     "CasePublic",
+    "ContractStep",
+    "MeetingStep",
+    "ProposalStep",
+    "ProvisionResult",
+    "ProvisionStep",
+    "QuoteStep",
     "ContractPublic",
     "InsuranceCalculate",
     "QuoteCompute",
