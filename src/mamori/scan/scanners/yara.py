@@ -1,7 +1,11 @@
 """YARA-X: the bundled rules (``mamori/scan/rules/*.yar``) plus user rule folders.
 
 Rules compile once when the scanner is built; each thread scans with its own
-``yara_x.Scanner`` (they are not shareable between threads).
+``yara_x.Scanner`` (they are not shareable between threads). A ``yara_x.Scanner`` must also be
+freed on the thread that made it, so the per-thread scanners live in a module-level
+thread-local table rather than on the ``YaraScanner``: dropping a ``YaraScanner`` (a policy
+reload, a finished test) then frees nothing on a foreign thread. A thread frees the scanners of
+dead ``YaraScanner`` objects the next time it needs one, or when it ends.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import weakref
 from importlib import resources
 from typing import ClassVar
 
@@ -77,6 +82,9 @@ def compile_rules(options: ScanOptions) -> tuple[yara_x.Rules, str]:
     return compiler.build(), digest.hexdigest()[:12]
 
 
+_THREAD = threading.local()
+
+
 @scanners.register
 class YaraScanner(Scanner):
     """Scans with YARA-X. A rule's ``category`` meta (malware, policy, macro...) sets the
@@ -89,7 +97,6 @@ class YaraScanner(Scanner):
         self.rules = rules
         self.timeout = timeout
         self.digest = digest
-        self._local = threading.local()
 
     @classmethod
     def from_options(cls, options: ScanOptions) -> YaraScanner | None:
@@ -99,11 +106,18 @@ class YaraScanner(Scanner):
         return cls(rules, timeout=options.yara_timeout, digest=digest)
 
     def _scanner(self) -> yara_x.Scanner:
-        scanner: yara_x.Scanner | None = getattr(self._local, "scanner", None)
-        if scanner is None:
-            scanner = yara_x.Scanner(self.rules)
-            scanner.set_timeout(max(1, int(self.timeout)))
-            self._local.scanner = scanner
+        made: dict[int, tuple[weakref.ref[YaraScanner], yara_x.Scanner]] | None
+        made = getattr(_THREAD, "scanners", None)
+        if made is None:
+            made = _THREAD.scanners = {}
+        entry = made.get(id(self))
+        if entry is not None and entry[0]() is self:
+            return entry[1]
+        for key in [key for key, (owner, _) in made.items() if owner() is None]:
+            del made[key]  # made on this thread, so freeing it here is allowed
+        scanner = yara_x.Scanner(self.rules)
+        scanner.set_timeout(max(1, int(self.timeout)))
+        made[id(self)] = (weakref.ref(self), scanner)
         return scanner
 
     def scan(self, item: ScanItem) -> list[Reason]:

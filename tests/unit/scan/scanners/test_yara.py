@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import gc
+import sys
+import threading
+
 import pytest
 
 from mamori.errors import RuleError, ScanError
@@ -62,3 +66,34 @@ def test_timeout_is_a_scan_error(tmp_path):
     assert scanner is not None
     with pytest.raises(ScanError, match="timed out"):
         scanner.scan(ScanItem(b"a" * 200_000))
+
+
+def test_dropping_the_scanner_frees_nothing_on_a_foreign_thread(monkeypatch):
+    """A policy reload drops a YaraScanner while the threads that scanned with it live on;
+    their yara_x.Scanner objects must not be freed on the dropping thread (yara-x refuses)."""
+    unraisable: list[str] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: unraisable.append(str(u.exc_value)))
+    first = YaraScanner.from_options(ScanOptions())
+    assert first is not None
+    live = [first]
+    del first
+    scanned, release = threading.Event(), threading.Event()
+    found: list[str] = []
+
+    def worker() -> None:
+        found.extend(r.detail for r in live[0].scan(ScanItem(EICAR)))
+        scanned.set()
+        release.wait(10)
+        replacement = YaraScanner.from_options(ScanOptions())  # frees the dead one's here
+        assert replacement is not None
+        found.extend(r.detail for r in replacement.scan(ScanItem(EICAR)))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert scanned.wait(10)
+    live.clear()
+    gc.collect()
+    release.set()
+    thread.join(10)
+    assert unraisable == []
+    assert found == ["YARA:Mamori_EICAR_Test_File"] * 2
