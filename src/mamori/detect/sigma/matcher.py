@@ -59,14 +59,91 @@ def text_of(value: Any) -> str | None:
         return str(value)
 
 
+_PLAIN = frozenset({str, int, bool, float})
+"""Value types whose ``str()`` is the text a rule compares (once lower-cased)."""
+
+
 def prepare(
     fields: dict[str, Any], only: frozenset[str] | None = None
 ) -> tuple[dict[str, str], str]:
-    """Lower-cased text of the fields (all, or those named in ``only``) and their haystack."""
-    if only is None:
-        items: Any = fields.items()
-    elif len(only) > len(fields):
-        items = [(k, v) for k, v in fields.items() if k in only]
+    """Lower-cased text of the fields (all, or those named in ``only``) and their haystack.
+
+    The haystack is the lower-cased values joined by newlines; with ``only=None`` it holds
+    every value (:func:`full_haystack`), which the engine scans once per event. ``None``
+    values are left out of both.
+    """
+    if only is not None:
+        return _prepare_some(fields, only)
+    values = fields.values()
+    kinds = set(map(type, values))
+    if kinds <= _PLAIN:  # the common case: all of it in C
+        haystack = "\n".join(map(str, values)).lower()
+        parts = haystack.split("\n")
+        if len(parts) == len(fields):  # no value holds a newline: the parts are the values
+            return dict(zip(fields, parts, strict=True)), haystack
+    keys: list[str] = []
+    texts: list[str] = []
+    for key, value in fields.items():
+        kind = type(value)
+        if kind is str:
+            text = value
+        elif kind is int:
+            text = str(value)
+        elif value is None:
+            continue
+        else:
+            text = text_of(value) or ""
+        keys.append(key)
+        texts.append(text)
+    # Lower-casing the joined text equals joining the lower-cased values: a newline is
+    # neither cased nor case-ignorable, so it ends every context (Greek final sigma).
+    haystack = "\n".join(texts).lower()
+    parts = haystack.split("\n")
+    if len(parts) == len(texts):
+        return dict(zip(keys, parts, strict=True)), haystack
+    return {key: text.lower() for key, text in zip(keys, texts, strict=True)}, haystack
+
+
+_FORMATS: dict[int, str] = {}
+
+
+def _format(count: int) -> str:
+    """``"%s\\n%s..."`` for ``count`` values (one C call formats and joins them all)."""
+    fmt = _FORMATS.get(count)
+    if fmt is None:
+        fmt = "\n".join(["%s"] * count)
+        if len(_FORMATS) < 1024:
+            _FORMATS[count] = fmt
+    return fmt
+
+
+def prepare_named(fields: dict[str, Any], names: Iterable[str]) -> tuple[dict[str, str], str]:
+    """The engine's form of :func:`prepare`: lower-cased text of the fields in ``names``
+    only (those the candidate rules can read) and the haystack of every value."""
+    values = fields.values()
+    if set(map(type, values)) <= _PLAIN:  # str() is text_of() for these
+        haystack = (_format(len(fields)) % tuple(values)).lower()
+    else:
+        haystack = full_haystack(fields)
+    lowered: dict[str, str] = {}
+    get = fields.get
+    for name in names:
+        value = get(name)
+        if value is None:
+            continue
+        kind = type(value)
+        if kind is str:
+            lowered[name] = value.lower()
+        elif kind is int:
+            lowered[name] = str(value)
+        else:
+            lowered[name] = (text_of(value) or "").lower()
+    return lowered, haystack
+
+
+def _prepare_some(fields: dict[str, Any], only: frozenset[str]) -> tuple[dict[str, str], str]:
+    if len(only) > len(fields):
+        items: Any = [(k, v) for k, v in fields.items() if k in only]
     else:
         items = [(k, fields[k]) for k in only if k in fields]
     lowered: dict[str, str] = {}
@@ -669,6 +746,7 @@ __all__ = [
     "matched_fields",
     "needs_all_fields",
     "prepare",
+    "prepare_named",
     "regex_guard",
     "required_event_ids",
     "required_literals",
