@@ -42,6 +42,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--copies", type=int, default=10)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--profile", dest="profile", action="store_true", default=True)
     ap.add_argument("--no-profile", dest="profile", action="store_false")
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):

@@ -78,9 +78,16 @@ def _readable_dir(path: Path) -> str | None:
     return None
 
 
-def load_stream_rules(extra_dirs: Iterable[Path], *, cache_dir: Path | None) -> RuleSet:
+def load_stream_rules(
+    extra_dirs: Iterable[Path],
+    *,
+    cache_dir: Path | None,
+    placeholders: dict[str, list[str]] | None = None,
+) -> RuleSet:
     """Bundled rules plus ``extra_dirs``; unusable folders and refused rules are logged.
 
+    ``placeholders`` gives the values of Sigma placeholders (``expand`` modifier); a rule
+    whose placeholder has no value is refused (and logged) like any other broken rule.
     Never raises for a bad folder or rule: the worst case is the bundled rules alone.
     """
     paths = [bundled_rules_dir()]
@@ -92,10 +99,10 @@ def load_stream_rules(extra_dirs: Iterable[Path], *, cache_dir: Path | None) -> 
             continue
         paths.append(path)
     try:
-        ruleset = load_rules(paths, cache_dir=cache_dir)
+        ruleset = load_rules(paths, cache_dir=cache_dir, placeholders=placeholders)
     except Exception:  # a loader bug on odd input must not keep detection down
         log.exception("detection: loading %s failed; using the bundled rules only", paths[1:])
-        ruleset = load_rules([bundled_rules_dir()], cache_dir=cache_dir)
+        ruleset = load_rules([bundled_rules_dir()], cache_dir=cache_dir, placeholders=placeholders)
     for problem in ruleset.problems[:MAX_LOGGED_PROBLEMS]:
         log.warning("detection: rule skipped: %s", problem)
     if len(ruleset.problems) > MAX_LOGGED_PROBLEMS:

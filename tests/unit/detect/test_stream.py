@@ -345,3 +345,23 @@ def test_broken_rule_folders_are_logged_and_skipped(
     assert "missing does not exist; skipped" in caplog.text
     assert "rule skipped" in caplog.text
     assert len(ruleset.problems) == 2
+
+
+def test_stream_rules_take_placeholder_values(tmp_path, caplog):
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "admins.yml").write_text(
+        "title: Admin process\nid: 6f0a3e4e-0000-4000-8000-00000000000c\nlogsource:\n"
+        "  product: windows\n  category: process_creation\ndetection:\n  sel:\n"
+        "    User|expand: '%admins%'\n  condition: sel\nlevel: high\n",
+        encoding="utf-8",
+    )
+    with caplog.at_level(logging.WARNING, logger="mamori.detect.stream"):
+        refused = load_stream_rules([folder], cache_dir=tmp_path / "cache")
+    assert "Admin process" not in {r.title for r in refused.rules}
+    assert "%admins% has no value" in caplog.text
+    ruleset = load_stream_rules(
+        [folder], cache_dir=tmp_path / "cache", placeholders={"admins": ["root"]}
+    )
+    assert "Admin process" in {r.title for r in ruleset.rules}
+    assert not ruleset.problems

@@ -21,6 +21,8 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from functools import partial
+from operator import is_not
 from typing import Any
 
 import ahocorasick
@@ -104,6 +106,8 @@ def prepare(
     return {key: text.lower() for key, text in zip(keys, texts, strict=True)}, haystack
 
 
+_PLAIN_OR_NONE = _PLAIN | {type(None)}
+_not_none = partial(is_not, None)
 _FORMATS: dict[int, str] = {}
 
 
@@ -121,8 +125,12 @@ def prepare_named(fields: dict[str, Any], names: Iterable[str]) -> tuple[dict[st
     """The engine's form of :func:`prepare`: lower-cased text of the fields in ``names``
     only (those the candidate rules can read) and the haystack of every value."""
     values = fields.values()
-    if set(map(type, values)) <= _PLAIN:  # str() is text_of() for these
+    kinds = set(map(type, values))
+    if kinds <= _PLAIN:  # str() is text_of() for these
         haystack = (_format(len(fields)) % tuple(values)).lower()
+    elif kinds <= _PLAIN_OR_NONE:  # None values are left out
+        texts = tuple(filter(_not_none, values))
+        haystack = (_format(len(texts)) % texts).lower()
     else:
         haystack = full_haystack(fields)
     lowered: dict[str, str] = {}
