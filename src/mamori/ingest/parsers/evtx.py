@@ -19,6 +19,8 @@ import hashlib
 import importlib
 import io
 import json
+import os
+import stat
 import struct
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -193,6 +195,19 @@ def declared_size(head: bytes) -> int | None:
     return HEADER_SIZE + chunk_count * CHUNK_SIZE
 
 
+def _own_path(stream: BinaryIO) -> str | None:
+    """A path by which the ``evtx`` package opens the very file ``stream`` reads (Linux
+    ``/proc/self/fd``), for a regular file read from its start: reading by path spares a
+    Python call per block (about 1 us per record). None when there is no such path."""
+    try:
+        if stream.tell() != 0:
+            return None
+        path = f"/proc/self/fd/{stream.fileno()}"
+        return path if stat.S_ISREG(os.stat(path).st_mode) else None
+    except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+        return None
+
+
 @parsers.register
 class EvtxParser(Parser):
     """Windows event log files (``.evtx``): Security, System, Sysmon, PowerShell and others."""
@@ -246,7 +261,7 @@ class EvtxParser(Parser):
                 )
             )
         try:
-            parser = evtx.PyEvtxParser(source)
+            parser = evtx.PyEvtxParser(_own_path(source) or source)
         except (OSError, RuntimeError, ValueError) as exc:
             sink.quarantine(
                 Quarantined(
