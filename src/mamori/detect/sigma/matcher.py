@@ -600,7 +600,7 @@ def _re_required(
     run: list[str] = []
 
     def close_run() -> None:
-        if len(run) >= min_len:
+        if len(run) >= min_len or (run and lower and _selective("".join(run).lower())):
             text = "".join(run)
             options.append(frozenset({text.lower() if lower else text}))
         run.clear()
@@ -642,10 +642,24 @@ def fold(text: str) -> str:
     return text.encode("utf-8", "surrogatepass").decode("latin-1")
 
 
+RARE_CHARS = frozenset("`^|")
+"""Characters rare in benign event text (PowerShell and cmd escapes, pipes): a literal made
+of them only is worth indexing however short."""
+
+
 def _selective(lit: str) -> bool:
-    """Long enough to be worth indexing, counted in the prefilter's folded form (a non-ASCII
-    character is several symbols there, a Windows dash one)."""
-    return len(fold(lit)) >= MIN_LITERAL
+    """Worth indexing in the prefilter: long enough, counted in its folded form (a non-ASCII
+    character is several symbols there, a Windows dash one); or a short literal of rare
+    symbols: a character beyond Latin-1's ASCII half (two or more bytes folded, e.g. the
+    Cyrillic look-alikes of homoglyph rules) or only :data:`RARE_CHARS`."""
+    folded = fold(lit)
+    if len(folded) >= MIN_LITERAL:
+        return True
+    if not folded:
+        return False
+    if not lit.isascii():
+        return len(folded) >= 2
+    return all(c in RARE_CHARS for c in lit)
 
 
 def leaves(ir: IR, negated: bool = False) -> Iterable[tuple[IR, bool]]:
