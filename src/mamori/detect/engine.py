@@ -411,6 +411,14 @@ class SigmaEngine(Detector):
         self.stats.alerts += len(out)
         return out
 
+    def correlation_state(self) -> dict[str, Any]:
+        """Open correlation windows as JSON-able data (streaming restarts)."""
+        return self.correlator.export_state()
+
+    def restore_correlation_state(self, data: Any) -> int:
+        """Take back :meth:`correlation_state`; returns the groups restored."""
+        return self.correlator.restore_state(data)
+
     def save_code_cache(self) -> bool:
         """Keep the bytecode compiled and the rules analysed so far for the next start
         (see :mod:`~mamori.detect.sigma.codecache`); True when the cache file was written."""

@@ -4,8 +4,10 @@ Runs in both roles (it is a bus consumer, not a listener): the durable consumer 
 ``mamori.events.>`` matches every event against mamori's bundled Sigma rules plus the folders
 in ``Settings.rules_dirs`` and publishes alerts on ``mamori.alerts.<tenant>``. Compiled rules
 are cached in ``<data_dir>/cache/sigma``. Switched off with ``MAMORI_DETECT_ENABLED=false``.
-Values of Sigma placeholders (``expand`` modifier) come from ``Settings.detect_placeholders_file``
-and ``Settings.detect_placeholders`` (:func:`stream_placeholders`).
+Open correlation windows are kept in ``<data_dir>/state/detect-correlation.json`` across a
+clean restart (:func:`correlation_state_path`). Values of Sigma placeholders (``expand``
+modifier) come from ``Settings.detect_placeholders_file`` and
+``Settings.detect_placeholders`` (:func:`stream_placeholders`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,16 @@ def rule_cache_dir(settings: Settings) -> Path | None:
         return settings.ensure_data_dir() / "cache" / "sigma"
     except (ConfigError, OSError) as exc:
         log.warning("detection: no rule cache (%s)", exc)
+        return None
+
+
+def correlation_state_path(settings: Settings) -> Path | None:
+    """Where open correlation windows are kept across restarts (None when the data
+    directory is not writable: windows then start afresh)."""
+    try:
+        return settings.ensure_data_dir() / "state" / "detect-correlation.json"
+    except (ConfigError, OSError) as exc:
+        log.warning("detection: correlation windows will not survive a restart (%s)", exc)
         return None
 
 
@@ -81,7 +93,9 @@ class DetectService:
             placeholders=stream_placeholders(self.settings),
         )
         engine = SigmaEngine(ruleset)
-        self.consumer = DetectionConsumer(self.bus, engine)
+        self.consumer = DetectionConsumer(
+            self.bus, engine, state_path=correlation_state_path(self.settings)
+        )
         await self.consumer.start()
 
     async def stop(self) -> None:
@@ -97,4 +111,10 @@ def make_detect(ctx: ServiceContext) -> BackgroundService | None:
     return DetectService(ctx.settings, ctx.bus)
 
 
-__all__ = ["DetectService", "make_detect", "rule_cache_dir", "stream_placeholders"]
+__all__ = [
+    "DetectService",
+    "correlation_state_path",
+    "make_detect",
+    "rule_cache_dir",
+    "stream_placeholders",
+]

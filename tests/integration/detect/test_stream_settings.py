@@ -1,10 +1,10 @@
-"""Placeholder values of the streaming detector come from the settings (cli/wiring/detect)."""
+"""Settings of the streaming detector (cli/wiring/detect): placeholder values, state file."""
 
 from __future__ import annotations
 
 import logging
 
-from mamori.cli.wiring.detect import stream_placeholders
+from mamori.cli.wiring.detect import correlation_state_path, stream_placeholders
 from mamori.config import Settings
 
 
@@ -49,3 +49,8 @@ def test_missing_file_is_logged(tmp_path, caplog):
     with caplog.at_level(logging.ERROR, logger="mamori.cli.wiring.detect"):
         assert stream_placeholders(settings) == {}
     assert "cannot read" in caplog.text
+
+
+def test_correlation_state_lives_in_the_data_dir(tmp_path):
+    path = correlation_state_path(Settings(data_dir=tmp_path / "var"))
+    assert path == tmp_path / "var" / "state" / "detect-correlation.json"
