@@ -5,8 +5,8 @@ A compiled predicate is ``pred(f, l, h, t) -> bool`` over one prepared event:
 * ``f`` the event's fields as parsed,
 * ``l`` fields as lower-cased text (``None`` values left out): at least every field the
   candidate rules name,
-* ``h`` lower-cased values joined by newlines: of every field when a candidate rule searches
-  keywords, else of ``l`` (the haystack of keywords and the prefilter),
+* ``h`` lower-cased values of every field joined by newlines (the haystack keywords are
+  searched in; the engine's prefilter scans it too; :func:`prepare_named`),
 * ``t`` the event time (for timestamp-part modifiers).
 
 Code is generated from the IR as one Python expression per rule and compiled with
