@@ -525,10 +525,12 @@ def required_literals(ir: IR) -> frozenset[str] | None:
         text = str(ir[2])
         return frozenset({text}) if len(text) >= MIN_LITERAL + 1 else None
     if kind == "and":
-        options = [s for s in (required_literals(n) for n in ir[1]) if s is not None]
-        if not options:
+        found = [(n, s) for n in ir[1] if (s := required_literals(n)) is not None]
+        if not found:
             return None
-        return min(options, key=_cost)
+        # EventIDs route the rule already: their digits hit on every event of its route
+        others = [s for n, s in found if not _event_id_test(n)]
+        return min(others or [s for _, s in found], key=_cost)
     if kind == "or":
         out: set[str] = set()
         for n in ir[1]:
@@ -538,6 +540,14 @@ def required_literals(ir: IR) -> frozenset[str] | None:
             out |= sub
         return frozenset(out) if out else None
     return None
+
+
+def _event_id_test(ir: IR) -> bool:
+    """Whether ``ir`` only compares ``EventID`` with values (one, or any of several)."""
+    kind = ir[0]
+    if kind == "or":
+        return bool(ir[1]) and all(_event_id_test(n) for n in ir[1])
+    return required_event_ids(ir) is not None and kind in ("num", "str")
 
 
 COMMON_TEXT = (

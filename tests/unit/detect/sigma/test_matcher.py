@@ -79,6 +79,15 @@ def test_regex_literals():
     assert regex_literals(r'"(?:\{\d\})+"\s*-f') is None
 
 
+def test_event_ids_are_not_chosen_when_the_rule_names_other_literals():
+    ext = ["or", [["str", "endswith", "F", ".bak", False], ["str", "endswith", "F", ".pst", False]]]
+    assert required_literals(["and", [["num", "EventID", 5145], ext]]) == {".bak", ".pst"}
+    ids = ["or", [["num", "EventID", 4624], ["num", "EventID", 4625]]]
+    assert required_literals(["and", [ids, ext]]) == {".bak", ".pst"}
+    short = ["str", "contains", "ShareName", "c$", False]  # too short to index
+    assert required_literals(["and", [["num", "EventID", 5145], short]]) == {"5145"}
+
+
 def test_short_literals_of_rare_symbols_are_indexed():
     def contains(*lits: str) -> list:
         return ["or", [["str", "contains", "CommandLine", lit, False] for lit in lits]]
