@@ -43,9 +43,10 @@ from mamori.detect.sigma.matcher import (
     compile_predicate,
     fields_of,
     fold,
+    haystack_of,
+    lowered_of,
     matched_fields,
     needs_all_fields,
-    prepare_named,
     required_event_ids,
     required_literals,
 )
@@ -308,7 +309,7 @@ class SigmaEngine(Detector):
             bucket = self._bucket(_route_key(event))
         if bucket.empty:
             return []
-        lowered, haystack = prepare_named(fields, bucket.named)
+        haystack = haystack_of(fields)
         candidates: Sequence[int] = bucket.always
         if bucket.automaton is not None:
             # every rule whose literal occurs somewhere: one scan of the whole haystack
@@ -316,6 +317,9 @@ class SigmaEngine(Detector):
             if hits:
                 hits.update(candidates)
                 candidates = sorted(hits)
+        if not candidates:  # most events: no rule to evaluate
+            return []
+        lowered = lowered_of(fields, bucket.named)
         self.stats.candidates += len(candidates)
         alerts: list[Alert] = []
         ts = event.timestamp

@@ -124,15 +124,23 @@ def _format(count: int) -> str:
 def prepare_named(fields: dict[str, Any], names: Iterable[str]) -> tuple[dict[str, str], str]:
     """The engine's form of :func:`prepare`: lower-cased text of the fields in ``names``
     only (those the candidate rules can read) and the haystack of every value."""
+    return lowered_of(fields, names), haystack_of(fields)
+
+
+def haystack_of(fields: dict[str, Any]) -> str:
+    """:func:`full_haystack`, made in one C call when the values are plain."""
     values = fields.values()
     kinds = set(map(type, values))
     if kinds <= _PLAIN:  # str() is text_of() for these
-        haystack = (_format(len(fields)) % tuple(values)).lower()
-    elif kinds <= _PLAIN_OR_NONE:  # None values are left out
+        return (_format(len(fields)) % tuple(values)).lower()
+    if kinds <= _PLAIN_OR_NONE:  # None values are left out
         texts = tuple(filter(_not_none, values))
-        haystack = (_format(len(texts)) % texts).lower()
-    else:
-        haystack = full_haystack(fields)
+        return (_format(len(texts)) % texts).lower()
+    return full_haystack(fields)
+
+
+def lowered_of(fields: dict[str, Any], names: Iterable[str]) -> dict[str, str]:
+    """Lower-cased text of the fields in ``names`` that are present and not None."""
     lowered: dict[str, str] = {}
     get = fields.get
     for name in names:
@@ -146,7 +154,7 @@ def prepare_named(fields: dict[str, Any], names: Iterable[str]) -> tuple[dict[st
             lowered[name] = str(value)
         else:
             lowered[name] = (text_of(value) or "").lower()
-    return lowered, haystack
+    return lowered
 
 
 def _prepare_some(fields: dict[str, Any], only: frozenset[str]) -> tuple[dict[str, str], str]:
@@ -777,6 +785,8 @@ __all__ = [
     "leaves",
     "matched_fields",
     "needs_all_fields",
+    "haystack_of",
+    "lowered_of",
     "prepare",
     "prepare_named",
     "regex_guard",
