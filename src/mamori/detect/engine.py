@@ -313,7 +313,8 @@ class SigmaEngine(Detector):
         candidates: Sequence[int] = bucket.always
         if bucket.automaton is not None:
             # every rule whose literal occurs somewhere: one scan of the whole haystack
-            hits = set(_chain(map(_second, bucket.automaton.iter(fold(haystack)))))
+            text = haystack if haystack.isascii() else fold(haystack)
+            hits = set(_chain(map(_second, bucket.automaton.iter(text))))
             if hits:
                 hits.update(candidates)
                 candidates = sorted(hits)
