@@ -748,6 +748,12 @@ def matched_fields(
     for leaf, pred, names in cache.entries:
         if pred is None:
             continue
+        if names:  # a leaf whose fields are shown already, or absent, adds nothing
+            for n in names:
+                if n in f and n not in out:
+                    break
+            else:
+                continue
         try:
             hit = pred(f, l, h, t)
         except Exception:  # noqa: S112 - a leaf that cannot be re-evaluated is just not shown
