@@ -62,6 +62,21 @@ class Settings(BaseSettings):
             "(env: JSON list, e.g. MAMORI_RULES_DIRS='[\"/srv/sigma/rules\"]')"
         ),
     )
+    detect_placeholders: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=(
+            "Values of Sigma placeholders (%name% with the expand modifier) for streaming "
+            "detection; rules whose placeholder has no value stay refused (env: JSON, e.g. "
+            'MAMORI_DETECT_PLACEHOLDERS=\'{"admins": ["Administrator"]}\')'
+        ),
+    )
+    detect_placeholders_file: Path | None = Field(
+        default=None,
+        description=(
+            "YAML file mapping placeholder names to a value or a list of values; a name in "
+            "detect_placeholders replaces the file's values"
+        ),
+    )
     fast_password_hashing: bool = Field(
         default=False,
         description="Cheap argon2 parameters; for the test suite only, never in production",

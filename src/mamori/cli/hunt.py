@@ -3,6 +3,11 @@
 Exit codes: 0 whether or not anything was detected; 1 on a runtime error (rules that cannot
 be loaded at all, an output file that cannot be written). Unreadable input files and broken
 rules are reported on stderr; the rest is still processed.
+
+Sigma placeholders (``%name%`` with the ``expand`` modifier) get their values from
+``--placeholders FILE.yml`` (names mapped to a value or a list) and ``--placeholder NAME=VALUE``
+(repeatable; overrides a file's name); a rule whose placeholder has no value is refused with
+that reason (:mod:`mamori.detect.sigma.placeholders`).
 """
 
 from __future__ import annotations
@@ -26,6 +31,11 @@ from mamori.config import Settings
 from mamori.detect.engine import SigmaEngine
 from mamori.detect.hunt import HuntResult, hunt, input_files
 from mamori.detect.sigma.loader import RuleSet, bundled_rules_dir, load_rules
+from mamori.detect.sigma.placeholders import (
+    from_assignments,
+    load_placeholder_file,
+    merge_placeholders,
+)
 from mamori.errors import ConfigError, MamoriError, RuleError
 from mamori.model import Alert, Severity
 
@@ -161,12 +171,31 @@ def _cache_dir() -> Path | None:
         return None
 
 
-def load_ruleset(rule_dirs: list[Path], *, use_cache: bool = True) -> RuleSet:
+def load_ruleset(
+    rule_dirs: list[Path],
+    *,
+    use_cache: bool = True,
+    placeholders: dict[str, list[str]] | None = None,
+) -> RuleSet:
     paths = rule_dirs or [bundled_rules_dir()]
     for path in paths:
         if not path.exists():
             raise RuleError(f"rule path {path} does not exist")
-    return load_rules(paths, cache_dir=_cache_dir() if use_cache else None)
+    return load_rules(
+        paths, cache_dir=_cache_dir() if use_cache else None, placeholders=placeholders
+    )
+
+
+def hunt_placeholders(assignments: list[str], files: list[Path]) -> dict[str, list[str]]:
+    """Placeholder values of ``--placeholders FILE`` (in order) then ``--placeholder
+    NAME=VALUE`` (a name given on the command line replaces the files' values).
+
+    Raises:
+        ConfigError: a file or an assignment is not valid.
+    """
+    sources = [load_placeholder_file(path) for path in files]
+    sources.append(from_assignments(assignments))
+    return merge_placeholders(*sources)
 
 
 def run_hunt(
@@ -179,8 +208,9 @@ def run_hunt(
     use_cache: bool,
     err: Console,
     show_progress: bool = True,
+    placeholders: dict[str, list[str]] | None = None,
 ) -> HuntResult:
-    ruleset = load_ruleset(rule_dirs, use_cache=use_cache)
+    ruleset = load_ruleset(rule_dirs, use_cache=use_cache, placeholders=placeholders)
     for problem in ruleset.problems:
         err.print(f"[yellow]ルール除外 / rule skipped:[/] {problem}", markup=True, highlight=False)
     if not ruleset.rules and not ruleset.correlations:
@@ -279,10 +309,27 @@ def register(app: typer.Typer) -> None:
         no_progress: Annotated[
             bool, typer.Option("--no-progress", help="Hide the progress bar.")
         ] = False,
+        placeholder: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--placeholder",
+                help="Value of a Sigma placeholder for the expand modifier, NAME=VALUE "
+                "(repeatable; a name given twice gets both values).",
+            ),
+        ] = None,
+        placeholder_files: Annotated[
+            list[Path] | None,
+            typer.Option(
+                "--placeholders",
+                help="YAML file mapping placeholder names to a value or a list of values "
+                "(repeatable; --placeholder overrides a name).",
+            ),
+        ] = None,
     ) -> None:
         """Sigma ルールでログを検索する / Hunt through logs with Sigma rules (like Chainsaw)."""
         err = Console(stderr=True)
         try:
+            values = hunt_placeholders(list(placeholder or []), list(placeholder_files or []))
             run_hunt(
                 paths,
                 list(rules or []),
@@ -292,10 +339,18 @@ def register(app: typer.Typer) -> None:
                 use_cache=not no_cache,
                 err=err,
                 show_progress=not no_progress,
+                placeholders=values,
             )
         except MamoriError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
 
 
-__all__ = ["alert_record", "register", "run_hunt", "write_csv", "write_jsonl"]
+__all__ = [
+    "alert_record",
+    "hunt_placeholders",
+    "register",
+    "run_hunt",
+    "write_csv",
+    "write_jsonl",
+]

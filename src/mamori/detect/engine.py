@@ -6,10 +6,11 @@ How an event is evaluated:
    whole channel and product-wide Windows rules); other events to the rules of their
    ``data_type`` prefixes. The merged rule list of each route is built once and cached.
 2. **Prefilter.** Each rule has a set of literals of which one must appear in some field of
-   any event it matches (:func:`~mamori.detect.sigma.matcher.required_literals`). One
-   Aho-Corasick automaton per route scans the lower-cased values of the fields the route's
-   rules name, a second one (the literals of keyword rules) every value; only rules whose
-   literal was seen, plus the rules without such literals, are candidates.
+   any event it matches (:func:`~mamori.detect.sigma.matcher.required_literals`). The event's
+   values are lower-cased and joined once (the haystack, which keyword rules search too) and
+   scanned once by the route's Aho-Corasick automaton of all its rules' literals; only rules
+   whose literal was seen, plus the rules without such literals, are candidates. A literal
+   found in a field its rule does not name only adds a candidate the predicate turns down.
 3. **Evaluate** the candidates' compiled predicates (compiled lazily, on first use; their
    bytecode is kept in the rule cache folder, :mod:`~mamori.detect.sigma.codecache`).
 
@@ -23,8 +24,9 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -41,10 +43,10 @@ from mamori.detect.sigma.matcher import (
     compile_predicate,
     fields_of,
     fold,
-    full_haystack,
+    haystack_of,
+    lowered_of,
     matched_fields,
     needs_all_fields,
-    prepare,
     required_event_ids,
     required_literals,
 )
@@ -54,6 +56,7 @@ log = logging.getLogger(__name__)
 
 RouteKey = tuple[str, str | None, int | None]
 _second = itemgetter(1)
+_chain = chain.from_iterable
 MAX_ROUTES = 4096
 
 
@@ -82,6 +85,10 @@ class _Matcher:
         "named",
         "code_cache",
         "analysed",
+        "level",
+        "tags",
+        "reported",
+        "correlated",
     )
 
     def __init__(self, index: int, rule: DetectionRule, ir: IR, code_cache: CodeCache) -> None:
@@ -96,6 +103,10 @@ class _Matcher:
         self.literals: frozenset[str] | None = None
         self.broken = False
         self.leaf_cache: LeafCache | None = None
+        self.level = Severity.parse(rule.level)
+        self.tags = tuple(rule.tags)
+        self.reported = False  # emits alerts at the engine's level (set by the engine)
+        self.correlated = False  # referenced by a correlation rule (set by the engine)
 
     def analyse(self) -> None:
         """Fields and prefilter literals, worked out when a route first needs the rule."""
@@ -144,26 +155,22 @@ class _Matcher:
 
 @dataclass
 class _Bucket:
-    always: tuple[int, ...]
-    automaton: Any  # ahocorasick.Automaton | None
-    by_literal: list[tuple[int, ...]] = field(default_factory=list)
-    fields: frozenset[str] | None = None  # fields the bucket's rules read (None: all)
-    named: frozenset[str] = frozenset()  # fields named by its rules when ``fields`` is None
-    kw_automaton: Any = None  # keyword rules' literals, scanned over every value
-    kw_by_literal: list[tuple[int, ...]] = field(default_factory=list)
+    always: tuple[int, ...]  # rules without prefilter literals: candidates on every event
+    automaton: Any  # ahocorasick.Automaton | None; each literal's value: its matcher ids
+    named: tuple[str, ...] = ()  # every field the bucket's rules name
+    empty: bool = False  # no rule at all: nothing to prepare
 
 
-def _automaton(lit_ids: dict[str, list[int]]) -> tuple[Any, list[tuple[int, ...]]]:
-    """An Aho-Corasick automaton over the literals, and the matchers of each literal."""
+def _automaton(lit_ids: dict[str, list[int]]) -> Any:
+    """An Aho-Corasick automaton over the literals whose value for each literal is the tuple
+    of the matchers that require it (None without literals)."""
     if not lit_ids:
-        return None, []
+        return None
     automaton = ahocorasick.Automaton()
-    by_literal: list[tuple[int, ...]] = []
-    for n, (lit, matcher_ids) in enumerate(lit_ids.items()):
-        automaton.add_word(lit, n)
-        by_literal.append(tuple(matcher_ids))
+    for lit, matcher_ids in lit_ids.items():
+        automaton.add_word(lit, tuple(matcher_ids))
     automaton.make_automaton()
-    return automaton, by_literal
+    return automaton
 
 
 def _route_key(event: Event) -> RouteKey:
@@ -219,6 +226,8 @@ class SigmaEngine(Detector):
         for rule in ruleset.rules:
             for route, ir in rule.variants:
                 matcher = _Matcher(len(self._matchers), rule, ir, self.code_cache)
+                matcher.reported = rule.emits and matcher.level.rank >= self.min_rank
+                matcher.correlated = rule.id in self._needed_by_correlation
                 self._matchers.append(matcher)
                 keys = route.route_keys()
                 eids = required_event_ids(ir)
@@ -233,6 +242,7 @@ class SigmaEngine(Detector):
                     matcher.restore(analysis)
         self._buckets: OrderedDict[RouteKey, _Bucket] = OrderedDict()
         self._shared: dict[tuple[int, ...], _Bucket] = {}
+        self._windows: dict[tuple[str, int], _Bucket] = {}  # (Channel, EventID) as parsed
 
     @property
     def rule_count(self) -> int:
@@ -258,7 +268,6 @@ class SigmaEngine(Detector):
             return shared
         always: list[int] = []
         lit_ids: dict[str, list[int]] = {}
-        kw_ids: dict[str, list[int]] = {}
         for i in ids:
             matcher = self._matchers[i]
             matcher.analyse()
@@ -266,28 +275,13 @@ class SigmaEngine(Detector):
             if literals is None:
                 always.append(i)
             else:
-                # keyword rules' literals are looked for in every value, the others' only
-                # in the values the route's rules name
-                target = kw_ids if matcher.fields is None else lit_ids
+                # One automaton over every value of the event: a literal of a rule that
+                # names its fields may then hit in another field, which only makes the rule
+                # a candidate its predicate turns down (the prefilter never decides).
                 for lit in literals:
-                    target.setdefault(lit, []).append(i)
-        automaton, by_literal = _automaton(lit_ids)
-        kw_automaton, kw_by_literal = _automaton(kw_ids)
-        needed: set[str] = set()
-        everything = False
-        for i in ids:
-            matcher = self._matchers[i]
-            everything = everything or matcher.fields is None
-            needed |= matcher.named
-        bucket = _Bucket(
-            tuple(always),
-            automaton,
-            by_literal,
-            None if everything else frozenset(needed),
-            frozenset(needed) if everything else frozenset(),
-            kw_automaton,
-            kw_by_literal,
-        )
+                    lit_ids.setdefault(lit, []).append(i)
+        named = sorted({name for i in ids for name in self._matchers[i].named})
+        bucket = _Bucket(tuple(always), _automaton(lit_ids), tuple(named), not ids)
         if len(self._shared) < MAX_ROUTES:
             self._shared[tuple(ids)] = bucket
         self._remember(key, bucket)
@@ -302,38 +296,36 @@ class SigmaEngine(Detector):
     def match(self, event: Event, *, source_file: str | None = None) -> list[Alert]:
         """Alerts for one event (detections, and correlations when not deferred)."""
         self.stats.events += 1
-        bucket = self._bucket(_route_key(event))
-        if not bucket.always and bucket.automaton is None and bucket.kw_automaton is None:
-            return []
         fields = event.fields
-        if bucket.fields is None:  # keyword rules: their haystack is every value
-            lowered, scan = prepare(fields, bucket.named)
-            haystack = full_haystack(fields)
+        channel = fields.get("Channel")
+        eid = fields.get("EventID")
+        if type(channel) is str and type(eid) is int:  # Windows: skip building the route key
+            bucket = self._windows.get((channel, eid))
+            if bucket is None:
+                bucket = self._bucket(_route_key(event))
+                if len(self._windows) < MAX_ROUTES:
+                    self._windows[(channel, eid)] = bucket
         else:
-            lowered, haystack = prepare(fields, bucket.fields)
-            scan = haystack
-        cands: set[int] | None = None
+            bucket = self._bucket(_route_key(event))
+        if bucket.empty:
+            return []
+        haystack = haystack_of(fields)
+        candidates: Sequence[int] = bucket.always
         if bucket.automaton is not None:
-            hits = set(map(_second, bucket.automaton.iter(fold(scan))))
+            # every rule whose literal occurs somewhere: one scan of the whole haystack
+            text = haystack if haystack.isascii() else fold(haystack)
+            hits = set(_chain(map(_second, bucket.automaton.iter(text))))
             if hits:
-                cands = set(bucket.always)
-                by_literal = bucket.by_literal
-                for n in hits:
-                    cands.update(by_literal[n])
-        if bucket.kw_automaton is not None:
-            hits = set(map(_second, bucket.kw_automaton.iter(fold(haystack))))
-            if hits:
-                if cands is None:
-                    cands = set(bucket.always)
-                by_literal = bucket.kw_by_literal
-                for n in hits:
-                    cands.update(by_literal[n])
-        candidates: Sequence[int] = bucket.always if cands is None else sorted(cands)
+                hits.update(candidates)
+                candidates = sorted(hits)
+        if not candidates:  # most events: no rule to evaluate
+            return []
+        lowered = lowered_of(fields, bucket.named)
         self.stats.candidates += len(candidates)
         alerts: list[Alert] = []
         ts = event.timestamp
         matchers = self._matchers
-        seen_rules: set[str] = set()
+        seen_rules: set[str] | None = None
         evaluated = 0
         for i in candidates:
             matcher = matchers[i]
@@ -354,24 +346,27 @@ class SigmaEngine(Detector):
                 self._break(matcher, exc)
                 continue
             rule = matcher.rule
-            if rule.id in seen_rules:
+            if seen_rules is None:
+                seen_rules = {rule.id}
+            elif rule.id in seen_rules:
                 continue
-            seen_rules.add(rule.id)
+            else:
+                seen_rules.add(rule.id)
             self.stats.matches += 1
-            if rule.id in self._needed_by_correlation:
+            if matcher.correlated:
                 if self.defer_correlation:
                     self._deferred.append((ts, len(self._deferred), rule.id, event))
                 else:
                     alerts.extend(self._level_ok(self.correlator.feed(rule.id, event)))
-            if not rule.emits or Severity.parse(rule.level).rank < self.min_rank:
+            if not matcher.reported:
                 continue
             alerts.append(
                 Alert(
                     rule_id=rule.id,
                     rule_title=rule.title,
-                    level=Severity.parse(rule.level),
+                    level=matcher.level,
                     timestamp=ts,
-                    tags=tuple(rule.tags),
+                    tags=matcher.tags,
                     tenant=event.tenant,
                     host=event.host,
                     event=event.to_dict(),
@@ -420,6 +415,14 @@ class SigmaEngine(Detector):
         out = self._level_ok(self.correlator.sweep(now))
         self.stats.alerts += len(out)
         return out
+
+    def correlation_state(self) -> dict[str, Any]:
+        """Open correlation windows as JSON-able data (streaming restarts)."""
+        return self.correlator.export_state()
+
+    def restore_correlation_state(self, data: Any) -> int:
+        """Take back :meth:`correlation_state`; returns the groups restored."""
+        return self.correlator.restore_state(data)
 
     def save_code_cache(self) -> bool:
         """Keep the bytecode compiled and the rules analysed so far for the next start

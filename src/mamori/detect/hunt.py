@@ -75,10 +75,14 @@ class _EngineSink:
         self.result = result
         self.source_file = source_file
         self.events = 0
+        self._match = engine.match
+        self._alerts = result.alerts
 
     def event(self, event: Event) -> None:
         self.events += 1
-        self.result.alerts.extend(self.engine.match(event, source_file=self.source_file))
+        alerts = self._match(event, source_file=self.source_file)
+        if alerts:
+            self._alerts.extend(alerts)
 
     def quarantine(self, item: Quarantined) -> None:
         self.result.quarantined.append(item)

@@ -15,7 +15,12 @@ it is delivered again (after a restart too).
 * **Correlation.** Matches feed the engine's correlator as they come; every
   ``sweep_interval`` seconds windows that closed more than ``lateness`` seconds ago are
   decided and freed (:meth:`SigmaEngine.sweep`). Correlation state is in memory and bounded
-  (``max_groups`` per correlation rule); a restart starts it afresh.
+  (``max_groups`` per correlation rule). With ``state_path`` the open windows survive a
+  restart: :meth:`DetectionConsumer.stop` writes them to that file (atomically) and
+  :meth:`DetectionConsumer.start` takes them back (claiming the file first, so of several
+  workers sharing a data directory only one gets them); windows of a correlation rule that
+  is gone or changed are dropped. A crash loses them, and so does a stop that hands a batch
+  back un-acked (its matches would count twice when it comes again).
 * **Bad messages.** A message that is not an event is logged, counted and acked (the store
   consumer keeps the record); it never stops the stream.
 
@@ -30,6 +35,7 @@ import contextlib
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,6 +51,8 @@ from mamori.model import Alert, Event, event_id_for
 log = logging.getLogger(__name__)
 
 DETECT_DURABLE = "detect"
+MAX_STATE_BYTES = 256 * 1024 * 1024
+"""A saved correlation state larger than this is not read back (it is dropped)."""
 MAX_LOGGED_PROBLEMS = 20
 
 
@@ -78,9 +86,16 @@ def _readable_dir(path: Path) -> str | None:
     return None
 
 
-def load_stream_rules(extra_dirs: Iterable[Path], *, cache_dir: Path | None) -> RuleSet:
+def load_stream_rules(
+    extra_dirs: Iterable[Path],
+    *,
+    cache_dir: Path | None,
+    placeholders: dict[str, list[str]] | None = None,
+) -> RuleSet:
     """Bundled rules plus ``extra_dirs``; unusable folders and refused rules are logged.
 
+    ``placeholders`` gives the values of Sigma placeholders (``expand`` modifier); a rule
+    whose placeholder has no value is refused (and logged) like any other broken rule.
     Never raises for a bad folder or rule: the worst case is the bundled rules alone.
     """
     paths = [bundled_rules_dir()]
@@ -92,10 +107,10 @@ def load_stream_rules(extra_dirs: Iterable[Path], *, cache_dir: Path | None) -> 
             continue
         paths.append(path)
     try:
-        ruleset = load_rules(paths, cache_dir=cache_dir)
+        ruleset = load_rules(paths, cache_dir=cache_dir, placeholders=placeholders)
     except Exception:  # a loader bug on odd input must not keep detection down
         log.exception("detection: loading %s failed; using the bundled rules only", paths[1:])
-        ruleset = load_rules([bundled_rules_dir()], cache_dir=cache_dir)
+        ruleset = load_rules([bundled_rules_dir()], cache_dir=cache_dir, placeholders=placeholders)
     for problem in ruleset.problems[:MAX_LOGGED_PROBLEMS]:
         log.warning("detection: rule skipped: %s", problem)
     if len(ruleset.problems) > MAX_LOGGED_PROBLEMS:
@@ -141,6 +156,7 @@ class DetectionConsumer:
         lateness: float = 60.0,
         dedup_capacity: int = 200_000,
         clock: Callable[[], datetime] = _now,
+        state_path: Path | None = None,
     ) -> None:
         if engine.defer_correlation:
             raise ValueError("a streaming engine feeds correlation as matches come")
@@ -162,6 +178,8 @@ class DetectionConsumer:
         self._last_sweep: float | None = None
         self._max_ts: datetime | None = None  # latest event time seen ...
         self._max_ts_at = clock()  # ... and when (wall clock)
+        self.state_path = state_path
+        self._handed_back = False  # a batch went back un-acked: its matches are in the state
 
     async def _subscription(self) -> Subscription:
         if self._sub is None:
@@ -233,6 +251,7 @@ class DetectionConsumer:
         if alerts and not await self._publish(alerts):
             for delivery in batch:  # stopped while the bus refused: all comes back
                 await delivery.nak()
+            self._handed_back = True
             return 0
         for delivery in batch:
             await delivery.ack()
@@ -276,6 +295,8 @@ class DetectionConsumer:
 
     async def start(self) -> None:
         self._stop.clear()
+        self._handed_back = False
+        self.restore_state()
         await self._subscription()
         self._task = asyncio.create_task(self.run(), name="mamori-detect-consumer")
 
@@ -287,7 +308,65 @@ class DetectionConsumer:
         if self._sub is not None:
             await self._sub.close()
             self._sub = None
+        self.save_state()
         self.engine.save_code_cache()
+
+    def restore_state(self) -> int:
+        """Take back the correlation windows a previous :meth:`stop` saved; returns the
+        groups restored. The file is claimed (renamed) first and removed once read; a file
+        that cannot be read is logged and dropped."""
+        if self.state_path is None:
+            return 0
+        claimed = self.state_path.with_name(f"{self.state_path.name}.{os.getpid()}.loading")
+        try:
+            os.replace(self.state_path, claimed)
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            log.warning("detection: correlation state %s not taken: %s", self.state_path, exc)
+            return 0
+        try:
+            if claimed.stat().st_size > MAX_STATE_BYTES:
+                raise ValueError(f"larger than {MAX_STATE_BYTES} bytes")
+            data = json.loads(claimed.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            log.warning("detection: correlation state %s dropped: %s", self.state_path, exc)
+            data = None
+        finally:
+            with contextlib.suppress(OSError):
+                claimed.unlink()
+        restored = self.engine.restore_correlation_state(data) if data is not None else 0
+        if restored:
+            log.info("detection: %d open correlation windows taken back", restored)
+        return restored
+
+    def save_state(self) -> bool:
+        """Write the open correlation windows to ``state_path`` (atomically); True when
+        written. Nothing is written when a batch was handed back un-acked."""
+        if self.state_path is None:
+            return False
+        if self._handed_back:
+            log.info("detection: a batch comes again; correlation windows start afresh")
+            return False
+        state = self.engine.correlation_state()
+        if not state.get("correlations"):
+            with contextlib.suppress(OSError):
+                self.state_path.unlink()
+            return False
+        tmp: str | None = None
+        try:
+            self.state_path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.state_path.parent, prefix=".detect-state-")
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(state, out, ensure_ascii=False, default=str)
+            os.replace(tmp, self.state_path)
+        except OSError as exc:
+            log.warning("detection: correlation state not saved: %s", exc)
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            return False
+        return True
 
     async def drain(self, idle: float = 0.3) -> int:
         """Process until no message arrives for ``idle`` seconds; returns the count."""

@@ -345,3 +345,87 @@ def test_broken_rule_folders_are_logged_and_skipped(
     assert "missing does not exist; skipped" in caplog.text
     assert "rule skipped" in caplog.text
     assert len(ruleset.problems) == 2
+
+
+def test_stream_rules_take_placeholder_values(tmp_path, caplog):
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "admins.yml").write_text(
+        "title: Admin process\nid: 6f0a3e4e-0000-4000-8000-00000000000c\nlogsource:\n"
+        "  product: windows\n  category: process_creation\ndetection:\n  sel:\n"
+        "    User|expand: '%admins%'\n  condition: sel\nlevel: high\n",
+        encoding="utf-8",
+    )
+    with caplog.at_level(logging.WARNING, logger="mamori.detect.stream"):
+        refused = load_stream_rules([folder], cache_dir=tmp_path / "cache")
+    assert "Admin process" not in {r.title for r in refused.rules}
+    assert "%admins% has no value" in caplog.text
+    ruleset = load_stream_rules(
+        [folder], cache_dir=tmp_path / "cache", placeholders={"admins": ["root"]}
+    )
+    assert "Admin process" in {r.title for r in ruleset.rules}
+    assert not ruleset.problems
+
+
+async def test_open_correlation_windows_survive_a_restart(tmp_path: Path, bundled) -> None:
+    state = tmp_path / "state" / "detect-correlation.json"
+    async with EmbeddedBus(tmp_path / "spool", fsync="never") as bus:
+        det = consumer(bus, bundled, state_path=state)
+        await det.start()
+        await publish(bus, [failed_logon(i) for i in range(6)])
+        for _ in range(200):
+            if det.stats.events == 6:
+                break
+            await asyncio.sleep(0.02)
+        await det.stop()
+        assert state.exists()
+        det2 = consumer(bus, bundled, state_path=state)
+        await det2.start()
+        assert not state.exists()  # taken: a second worker would not count these again
+        await publish(bus, [failed_logon(i) for i in range(6, 10)])
+        for _ in range(200):
+            if det2.stats.events == 4:
+                break
+            await asyncio.sleep(0.02)
+        await det2.stop()
+        brute = [a for _, _, a in await received(bus) if a["rule_id"] == BRUTE_FORCE]
+        assert len(brute) == 1 and brute[0]["matched"]["count"] == 10
+
+
+async def test_without_a_state_path_a_restart_starts_afresh(tmp_path: Path, bundled) -> None:
+    async with EmbeddedBus(tmp_path / "spool", fsync="never") as bus:
+        det = consumer(bus, bundled)
+        await publish(bus, [failed_logon(i) for i in range(6)])
+        await det.drain()
+        det2 = consumer(bus, bundled)
+        await publish(bus, [failed_logon(i) for i in range(6, 10)])
+        await det2.drain()
+        assert not [a for _, _, a in await received(bus) if a["rule_id"] == BRUTE_FORCE]
+
+
+def test_a_broken_state_file_is_logged_and_dropped(tmp_path: Path, bundled, caplog) -> None:
+    state = tmp_path / "detect-correlation.json"
+    state.write_text("{not json")
+    det = DetectionConsumer(None, SigmaEngine(bundled), state_path=state)  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING, logger="mamori.detect.stream"):
+        assert det.restore_state() == 0
+    assert "dropped" in caplog.text
+    assert not state.exists()
+    assert det.restore_state() == 0  # no file: nothing to do
+
+
+async def test_a_batch_handed_back_leaves_no_state(tmp_path: Path, bundled) -> None:
+    state = tmp_path / "detect-correlation.json"
+    async with EmbeddedBus(tmp_path / "spool", fsync="never") as real:
+        # the failed logons open a brute-force window; the dumping alert cannot be published
+        await publish(real, [failed_logon(0), failed_logon(1), dumping(2)])
+        flaky = _RefusingBus(real)
+        det = consumer(flaky, bundled, state_path=state)  # type: ignore[arg-type]
+        await det.start()
+        for _ in range(200):
+            if flaky.attempts >= 2:
+                break
+            await asyncio.sleep(0.02)
+        assert det.engine.correlator.group_count() > 0
+        await det.stop()  # the batch goes back: its matches would count twice
+        assert not state.exists()

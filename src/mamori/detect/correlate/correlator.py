@@ -15,6 +15,8 @@ decided when a group's window closes (a later match of the group falls outside i
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,6 +26,7 @@ from mamori.detect.sigma.loader import CorrelationSpec
 from mamori.model import Alert, Event, Severity
 
 KEPT_EVENTS = 20  # contributing events attached to a correlation alert
+STATE_VERSION = 1  # of :meth:`Correlator.export_state`
 
 
 @dataclass
@@ -138,6 +141,52 @@ class Correlator:
                     out.append(alert)
             groups.clear()
         return out
+
+    # -- persistence (streaming restarts) ----------------------------------------------------
+    def export_state(self) -> dict[str, Any]:
+        """The open windows as JSON-able data (see :meth:`restore_state`).
+
+        Each correlation's groups are kept with a fingerprint of the correlation, so they
+        are only taken back by the same rule. Group-by values and kept events go through
+        JSON: values JSON cannot hold come back as their text.
+        """
+        correlations: dict[str, Any] = {}
+        for spec in self.specs:
+            groups = self._state[spec.id]
+            if groups:
+                correlations[spec.id] = {
+                    "spec": _fingerprint(spec),
+                    "groups": [_dump_group(key, group) for key, group in groups.items()],
+                }
+        return {"version": STATE_VERSION, "correlations": correlations}
+
+    def restore_state(self, data: Any) -> int:
+        """Take back windows of :meth:`export_state`; returns how many groups were restored.
+
+        Groups of a correlation that is gone or changed are left out, and so is anything not
+        of the exported shape (never an exception for bad data). The group limit holds.
+        """
+        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+            return 0
+        correlations = data.get("correlations")
+        if not isinstance(correlations, dict):
+            return 0
+        restored = 0
+        for spec in self.specs:
+            item = correlations.get(spec.id)
+            if not isinstance(item, dict) or item.get("spec") != _fingerprint(spec):
+                continue
+            groups = self._state[spec.id]
+            raw_groups = item.get("groups")
+            for raw in raw_groups if isinstance(raw_groups, list) else []:
+                loaded = _load_group(raw)
+                if loaded is None or len(groups) >= self.max_groups:
+                    continue
+                key, group = loaded
+                if key not in groups:
+                    groups[key] = group
+                    restored += 1
+        return restored
 
     # ------------------------------------------------------------------------------------
     def _value(self, spec: CorrelationSpec, rule_id: str, event: Event, name: str) -> Any:
@@ -282,4 +331,83 @@ class Correlator:
         )
 
 
-__all__ = ["Correlator", "CorrelatorStats"]
+def _fingerprint(spec: CorrelationSpec) -> str:
+    """What decides a correlation's windows: state of another definition is not reused."""
+    data = [
+        spec.type,
+        spec.rules,
+        spec.timespan,
+        spec.op,
+        spec.count,
+        spec.group_by,
+        spec.value_field,
+        spec.aliases,
+    ]
+    text = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _iso(ts: datetime) -> str:
+    return ts.isoformat()
+
+
+def _time(text: Any) -> datetime:
+    if not isinstance(text, str):
+        raise TypeError("not a time")
+    ts = datetime.fromisoformat(text)
+    if ts.tzinfo is None:
+        raise ValueError("time without zone")
+    return ts
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, ensure_ascii=False, default=str))
+
+
+def _dump_group(key: tuple[Any, ...], group: _Group) -> dict[str, Any]:
+    return {
+        "key": _jsonable(list(key)),
+        "start": _iso(group.start),
+        "last": _iso(group.last),
+        "times": [_iso(t) for t in group.times],
+        "values": {k: _iso(t) for k, t in group.values.items()},
+        "seen": {k: _iso(t) for k, t in group.seen.items()},
+        "chain": [None if t is None else _iso(t) for t in group.chain],
+        "events": _jsonable(list(group.events)),
+        "host": group.host,
+        "tenant": group.tenant,
+    }
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return value
+
+
+def _load_group(raw: Any) -> tuple[tuple[Any, ...], _Group] | None:
+    """One group of :func:`_dump_group`, or None when ``raw`` is not of that shape."""
+    try:
+        key = tuple(_hashable(v) for v in raw["key"])
+        host, tenant = raw.get("host"), raw.get("tenant")
+        if not key or not all(x is None or isinstance(x, str) for x in (host, tenant)):
+            return None
+        group = _Group(
+            start=_time(raw["start"]),
+            last=_time(raw["last"]),
+            times=deque(_time(t) for t in raw["times"]),
+            values={str(k): _time(t) for k, t in raw["values"].items()},
+            seen={str(k): _time(t) for k, t in raw["seen"].items()},
+            chain=[None if t is None else _time(t) for t in raw["chain"]],
+            host=host,
+            tenant=tenant,
+        )
+        group.events.extend(e for e in raw["events"] if isinstance(e, dict))
+        return key, group
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+__all__ = ["STATE_VERSION", "Correlator", "CorrelatorStats"]

@@ -84,7 +84,8 @@ def string_ir(field: str | None, value: SigmaString, *, cased: bool = False) -> 
     for part in parts:
         if isinstance(part, Placeholder):
             raise SigmaValueError(
-                f"placeholder %{part.name}% has no value (give it in the placeholder settings)"
+                f"placeholder %{part.name}% has no value (give it with hunt --placeholder "
+                f"{part.name}=VALUE or --placeholders FILE, or in MAMORI_DETECT_PLACEHOLDERS)"
             )
     multi = SpecialChars.WILDCARD_MULTI
     inner = list(parts)

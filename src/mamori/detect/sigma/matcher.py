@@ -5,8 +5,8 @@ A compiled predicate is ``pred(f, l, h, t) -> bool`` over one prepared event:
 * ``f`` the event's fields as parsed,
 * ``l`` fields as lower-cased text (``None`` values left out): at least every field the
   candidate rules name,
-* ``h`` lower-cased values joined by newlines: of every field when a candidate rule searches
-  keywords, else of ``l`` (the haystack of keywords and the prefilter),
+* ``h`` lower-cased values of every field joined by newlines (the haystack keywords are
+  searched in; the engine's prefilter scans it too; :func:`prepare_named`),
 * ``t`` the event time (for timestamp-part modifiers).
 
 Code is generated from the IR as one Python expression per rule and compiled with
@@ -21,6 +21,8 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from functools import partial
+from operator import is_not
 from typing import Any
 
 import ahocorasick
@@ -59,14 +61,105 @@ def text_of(value: Any) -> str | None:
         return str(value)
 
 
+_PLAIN = frozenset({str, int, bool, float})
+"""Value types whose ``str()`` is the text a rule compares (once lower-cased)."""
+
+
 def prepare(
     fields: dict[str, Any], only: frozenset[str] | None = None
 ) -> tuple[dict[str, str], str]:
-    """Lower-cased text of the fields (all, or those named in ``only``) and their haystack."""
-    if only is None:
-        items: Any = fields.items()
-    elif len(only) > len(fields):
-        items = [(k, v) for k, v in fields.items() if k in only]
+    """Lower-cased text of the fields (all, or those named in ``only``) and their haystack.
+
+    The haystack is the lower-cased values joined by newlines; with ``only=None`` it holds
+    every value (:func:`full_haystack`), which the engine scans once per event. ``None``
+    values are left out of both.
+    """
+    if only is not None:
+        return _prepare_some(fields, only)
+    values = fields.values()
+    kinds = set(map(type, values))
+    if kinds <= _PLAIN:  # the common case: all of it in C
+        haystack = "\n".join(map(str, values)).lower()
+        parts = haystack.split("\n")
+        if len(parts) == len(fields):  # no value holds a newline: the parts are the values
+            return dict(zip(fields, parts, strict=True)), haystack
+    keys: list[str] = []
+    texts: list[str] = []
+    for key, value in fields.items():
+        kind = type(value)
+        if kind is str:
+            text = value
+        elif kind is int:
+            text = str(value)
+        elif value is None:
+            continue
+        else:
+            text = text_of(value) or ""
+        keys.append(key)
+        texts.append(text)
+    # Lower-casing the joined text equals joining the lower-cased values: a newline is
+    # neither cased nor case-ignorable, so it ends every context (Greek final sigma).
+    haystack = "\n".join(texts).lower()
+    parts = haystack.split("\n")
+    if len(parts) == len(texts):
+        return dict(zip(keys, parts, strict=True)), haystack
+    return {key: text.lower() for key, text in zip(keys, texts, strict=True)}, haystack
+
+
+_PLAIN_OR_NONE = _PLAIN | {type(None)}
+_not_none = partial(is_not, None)
+_FORMATS: dict[int, str] = {}
+
+
+def _format(count: int) -> str:
+    """``"%s\\n%s..."`` for ``count`` values (one C call formats and joins them all)."""
+    fmt = _FORMATS.get(count)
+    if fmt is None:
+        fmt = "\n".join(["%s"] * count)
+        if len(_FORMATS) < 1024:
+            _FORMATS[count] = fmt
+    return fmt
+
+
+def prepare_named(fields: dict[str, Any], names: Iterable[str]) -> tuple[dict[str, str], str]:
+    """The engine's form of :func:`prepare`: lower-cased text of the fields in ``names``
+    only (those the candidate rules can read) and the haystack of every value."""
+    return lowered_of(fields, names), haystack_of(fields)
+
+
+def haystack_of(fields: dict[str, Any]) -> str:
+    """:func:`full_haystack`, made in one C call when the values are plain."""
+    values = fields.values()
+    kinds = set(map(type, values))
+    if kinds <= _PLAIN:  # str() is text_of() for these
+        return (_format(len(fields)) % tuple(values)).lower()
+    if kinds <= _PLAIN_OR_NONE:  # None values are left out
+        texts = tuple(filter(_not_none, values))
+        return (_format(len(texts)) % texts).lower()
+    return full_haystack(fields)
+
+
+def lowered_of(fields: dict[str, Any], names: Iterable[str]) -> dict[str, str]:
+    """Lower-cased text of the fields in ``names`` that are present and not None."""
+    lowered: dict[str, str] = {}
+    get = fields.get
+    for name in names:
+        value = get(name)
+        if value is None:
+            continue
+        kind = type(value)
+        if kind is str:
+            lowered[name] = value.lower()
+        elif kind is int:
+            lowered[name] = str(value)
+        else:
+            lowered[name] = (text_of(value) or "").lower()
+    return lowered
+
+
+def _prepare_some(fields: dict[str, Any], only: frozenset[str]) -> tuple[dict[str, str], str]:
+    if len(only) > len(fields):
+        items: Any = [(k, v) for k, v in fields.items() if k in only]
     else:
         items = [(k, fields[k]) for k in only if k in fields]
     lowered: dict[str, str] = {}
@@ -440,10 +533,12 @@ def required_literals(ir: IR) -> frozenset[str] | None:
         text = str(ir[2])
         return frozenset({text}) if len(text) >= MIN_LITERAL + 1 else None
     if kind == "and":
-        options = [s for s in (required_literals(n) for n in ir[1]) if s is not None]
-        if not options:
+        found = [(n, s) for n in ir[1] if (s := required_literals(n)) is not None]
+        if not found:
             return None
-        return min(options, key=_cost)
+        # EventIDs route the rule already: their digits hit on every event of its route
+        others = [s for n, s in found if not _event_id_test(n)]
+        return min(others or [s for _, s in found], key=_cost)
     if kind == "or":
         out: set[str] = set()
         for n in ir[1]:
@@ -453,6 +548,14 @@ def required_literals(ir: IR) -> frozenset[str] | None:
             out |= sub
         return frozenset(out) if out else None
     return None
+
+
+def _event_id_test(ir: IR) -> bool:
+    """Whether ``ir`` only compares ``EventID`` with values (one, or any of several)."""
+    kind = ir[0]
+    if kind == "or":
+        return bool(ir[1]) and all(_event_id_test(n) for n in ir[1])
+    return required_event_ids(ir) is not None and kind in ("num", "str")
 
 
 COMMON_TEXT = (
@@ -515,7 +618,7 @@ def _re_required(
     run: list[str] = []
 
     def close_run() -> None:
-        if len(run) >= min_len:
+        if len(run) >= min_len or (run and lower and _selective("".join(run).lower())):
             text = "".join(run)
             options.append(frozenset({text.lower() if lower else text}))
         run.clear()
@@ -557,10 +660,24 @@ def fold(text: str) -> str:
     return text.encode("utf-8", "surrogatepass").decode("latin-1")
 
 
+RARE_CHARS = frozenset("`^|")
+"""Characters rare in benign event text (PowerShell and cmd escapes, pipes): a literal made
+of them only is worth indexing however short."""
+
+
 def _selective(lit: str) -> bool:
-    """Long enough to be worth indexing, counted in the prefilter's folded form (a non-ASCII
-    character is several symbols there, a Windows dash one)."""
-    return len(fold(lit)) >= MIN_LITERAL
+    """Worth indexing in the prefilter: long enough, counted in its folded form (a non-ASCII
+    character is several symbols there, a Windows dash one); or a short literal of rare
+    symbols: a character beyond Latin-1's ASCII half (two or more bytes folded, e.g. the
+    Cyrillic look-alikes of homoglyph rules) or only :data:`RARE_CHARS`."""
+    folded = fold(lit)
+    if len(folded) >= MIN_LITERAL:
+        return True
+    if not folded:
+        return False
+    if not lit.isascii():
+        return len(folded) >= 2
+    return all(c in RARE_CHARS for c in lit)
 
 
 def leaves(ir: IR, negated: bool = False) -> Iterable[tuple[IR, bool]]:
@@ -631,6 +748,12 @@ def matched_fields(
     for leaf, pred, names in cache.entries:
         if pred is None:
             continue
+        if names:  # a leaf whose fields are shown already, or absent, adds nothing
+            for n in names:
+                if n in f and n not in out:
+                    break
+            else:
+                continue
         try:
             hit = pred(f, l, h, t)
         except Exception:  # noqa: S112 - a leaf that cannot be re-evaluated is just not shown
@@ -668,7 +791,10 @@ __all__ = [
     "leaves",
     "matched_fields",
     "needs_all_fields",
+    "haystack_of",
+    "lowered_of",
     "prepare",
+    "prepare_named",
     "regex_guard",
     "required_event_ids",
     "required_literals",

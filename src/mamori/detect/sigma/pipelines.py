@@ -108,7 +108,9 @@ class Variant:
             items.append(
                 ProcessingItem(
                     identifier="mamori_placeholders",
-                    transformation=ValueListPlaceholderTransformation(),
+                    # only the names given: any other placeholder reaches the backend,
+                    # which refuses the rule saying that it has no value
+                    transformation=ValueListPlaceholderTransformation(include=sorted(placeholders)),
                 )
             )
         return ProcessingPipeline(

@@ -158,3 +158,59 @@ def test_sweep_decides_at_most_conditions():
     assert feed(corr, [("r1", ev(0, user="a"))]) == []
     alerts = feed(corr, [("r1", ev(5000, user="b"))])
     assert [a.matched["user"] for a in alerts] == ["a"]
+
+
+def _json_round_trip(data):
+    import json
+
+    return json.loads(json.dumps(data))
+
+
+def test_open_windows_survive_export_and_restore():
+    corr = Correlator([spec()])
+    assert feed(corr, [("r1", ev(0, user="a")), ("r1", ev(100, user="a"))]) == []
+    feed(corr, [("r1", ev(50, user="b"))])
+    state = _json_round_trip(corr.export_state())
+    again = Correlator([spec()])
+    assert again.restore_state(state) == 2
+    alerts = feed(again, [("r1", ev(200, user="a"))])  # the third within 300 s of the first
+    assert len(alerts) == 1 and alerts[0].matched == {"user": "a", "count": 3}
+    assert len(alerts[0].events) == 3
+    assert feed(again, [("r1", ev(400, user="b"))]) == []  # b's window (50) had closed
+
+
+def test_every_kind_of_window_is_restored():
+    kinds = [
+        spec(id="vc", type="value_count", value_field="host", count=2),
+        spec(id="tm", type="temporal", rules=["r1", "r2"], count=0),
+        spec(id="to", type="temporal_ordered", rules=["r1", "r2"], count=0),
+    ]
+    corr = Correlator(kinds)
+    feed(corr, [("r1", ev(0, user="a", host="h1"))])
+    again = Correlator(kinds)
+    assert again.restore_state(_json_round_trip(corr.export_state())) == 3
+    alerts = feed(again, [("r2", ev(10, user="a", host="h2")), ("r1", ev(20, user="a", host="h2"))])
+    assert {a.rule_id for a in alerts} == {"vc", "tm", "to"}
+
+
+def test_state_of_a_changed_or_unknown_correlation_is_dropped():
+    corr = Correlator([spec()])
+    feed(corr, [("r1", ev(0, user="a"))])
+    state = corr.export_state()
+    assert Correlator([spec(count=5)]).restore_state(state) == 0
+    assert Correlator([spec(id="other")]).restore_state(state) == 0
+    assert Correlator([spec(title="Renamed", level="low")]).restore_state(state) == 1
+
+
+def test_bad_state_is_ignored_and_limits_hold():
+    corr = Correlator([spec()])
+    for bad in (None, [], {"version": 99}, {"version": 1, "correlations": []}, "x"):
+        assert corr.restore_state(bad) == 0
+    source = Correlator([spec()])
+    feed(source, [("r1", ev(i, user=f"u{i}")) for i in range(5)])
+    state = _json_round_trip(source.export_state())
+    state["correlations"]["c1"]["groups"][0]["start"] = "not a time"
+    state["correlations"]["c1"]["groups"][1] = {"key": "x"}
+    small = Correlator([spec()], max_groups=2)
+    assert small.restore_state(state) == 2
+    assert small.group_count() == 2

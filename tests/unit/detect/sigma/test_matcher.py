@@ -2,10 +2,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from mamori.detect.sigma.matcher import (
     compile_predicate,
     fields_of,
+    full_haystack,
     prepare,
+    prepare_named,
     regex_literals,
     required_literals,
     text_of,
@@ -69,6 +74,30 @@ def test_regex_literals():
     assert regex_literals("[a-z]+") is None
     assert regex_literals("(xyz)?abc") == frozenset({"abc"})
     assert regex_literals("(xyz)*") is None
+    # a run of rare symbols is required however short
+    assert regex_literals(r"\w+`(?:\w+|-|.)`[\w+|\s]") == frozenset({"`"})
+    assert regex_literals(r'"(?:\{\d\})+"\s*-f') is None
+
+
+def test_event_ids_are_not_chosen_when_the_rule_names_other_literals():
+    ext = ["or", [["str", "endswith", "F", ".bak", False], ["str", "endswith", "F", ".pst", False]]]
+    assert required_literals(["and", [["num", "EventID", 5145], ext]]) == {".bak", ".pst"}
+    ids = ["or", [["num", "EventID", 4624], ["num", "EventID", 4625]]]
+    assert required_literals(["and", [ids, ext]]) == {".bak", ".pst"}
+    short = ["str", "contains", "ShareName", "c$", False]  # too short to index
+    assert required_literals(["and", [["num", "EventID", 5145], short]]) == {"5145"}
+
+
+def test_short_literals_of_rare_symbols_are_indexed():
+    def contains(*lits: str) -> list:
+        return ["or", [["str", "contains", "CommandLine", lit, False] for lit in lits]]
+
+    assert required_literals(contains("^^", "^|^")) == frozenset({"^^", "^|^"})
+    cyrillic = contains("\u0430", "\u0435")  # homoglyph look-alikes of a and e
+    assert required_literals(cyrillic) == frozenset({"\u0430", "\u0435"})
+    assert required_literals(contains("ab")) is None  # short and common
+    assert required_literals(contains("\u2013")) is None  # a Windows dash folds to "-"
+    assert required_literals(contains('"')) is None
 
 
 GUARD_PATTERNS = [
@@ -109,3 +138,27 @@ def test_regex_guard_only_names_texts_every_match_contains():
             if guard is not None and want:
                 assert any(g in text for g in guard), (pattern, text, guard)
             assert run(ir, {"CommandLine": text}) is want, (pattern, text)
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(alphabet=st.sampled_from("aZ\\\n:ΣσςİßЖ– x9")),
+    st.binary(max_size=4),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.text(max_size=3), max_size=2),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(fields=st.dictionaries(st.sampled_from(list("ABCDEFG")), _VALUES, max_size=7))
+def test_engine_preparation_equals_the_plain_one(fields):
+    names = ("A", "C", "E", "Z")
+    lowered, haystack = prepare_named(fields, names)
+    assert haystack == full_haystack(fields)
+    every, every_haystack = prepare(fields)
+    assert every_haystack == haystack
+    assert lowered == {k: v for k, v in every.items() if k in names}
+    assert every == {k: text_of(v).lower() for k, v in fields.items() if v is not None}
