@@ -55,6 +55,7 @@ NAV_ITEMS: list[NavItem] = [
         frozenset({Role.ADMIN, Role.OPERATOR, Role.CUSTOMER_ADMIN}),
         order=97,
     ),
+    NavItem("notify_channels", "nav.notify_channels", "/respond/channels", order=25),
     NavItem(
         "api_keys",
         "nav.api_keys",

@@ -27,6 +27,7 @@ from mamori.config import Settings
 from mamori.errors import ConfigError
 from mamori.hooks import AuditRecorded
 from mamori.respond.actions import ActionDeps
+from mamori.respond.channels import SmtpRelay
 from mamori.respond.clock import Clock, system_clock
 from mamori.respond.events import AlertGrouped, IncidentOpened
 from mamori.respond.intake import IntakeResult
@@ -41,6 +42,7 @@ from mamori.respond.wiring import Respond, TenantChannels
 from mamori.store.db import Database
 from mamori.store.repos import audit
 from mamori.store.repos.respond import RespondStore
+from mamori.store.repos.respond_channels import SqlChannelRepo
 from mamori.store.tables import Tenant
 
 if TYPE_CHECKING:  # runtime imports this module for SERVICE_FACTORIES
@@ -93,6 +95,20 @@ def soc_notifiers(settings: Settings, *, to: tuple[str, ...] | None = None) -> l
             )
         )
     return out
+
+
+def smtp_relay(settings: Settings) -> SmtpRelay | None:
+    """The SMTP relay the tenants' e-mail channels use (None when not configured)."""
+    if not settings.respond_smtp_host:
+        return None
+    return SmtpRelay(
+        host=settings.respond_smtp_host,
+        port=settings.respond_smtp_port,
+        sender=settings.respond_smtp_from,
+        starttls=settings.respond_smtp_starttls,
+        username=settings.respond_smtp_username or None,
+        password=settings.respond_smtp_password or None,
+    )
 
 
 def _backoff(settings: Settings) -> tuple[float, ...]:
@@ -232,6 +248,8 @@ def build_respond(
         base_url=settings.respond_base_url,
         background=background,
         clock=clock,
+        channel_repo=SqlChannelRepo(db, secret_key=settings.ensure_secret_key()),
+        smtp=smtp_relay(settings),
     )
     warm_up(respond, store)
     writer = AuditWriter(db, store)
@@ -376,6 +394,7 @@ __all__ = [
     "RespondService",
     "build_respond",
     "make_respond",
+    "smtp_relay",
     "soc_notifiers",
     "warm_up",
 ]
