@@ -6,7 +6,11 @@
    reason, counted, never silently dropped);
 2. flags an alert whose host the tenant's inventory does not know (accepted: an unknown
    machine is itself worth a look);
-3. folds duplicates (:class:`~mamori.respond.dedup.Deduplicator`) into one record's count;
+3. folds duplicates into one record's count: the in-memory
+   :class:`~mamori.respond.dedup.Deduplicator` answers for alerts this process has seen,
+   and :meth:`~mamori.respond.repos.AlertRepo.claim` lets the store decide between workers
+   (one record per dedup key and window bucket, a unique index in SQL), so two
+   ``mamori worker`` processes never both open a record for the same duplicate;
 4. puts a new alert into the open incident it belongs to
    (:class:`~mamori.respond.grouping.Grouper`) or opens a new one, and emits
    :class:`IncidentOpened` / :class:`AlertGrouped` for playbooks, paging and notifications.
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from mamori.hooks import Dispatcher, Hook
@@ -135,8 +140,27 @@ class AlertIntake:
                 sample=alert,
                 unknown_host=bool(host) and not self.directory.has_host(tenant, host or ""),
             )
+            holder = self.alerts.claim(record, self._bucket(ts))
+            if holder is not None:  # another worker holds this key's record: fold into it
+                self.dedup.remember(key, holder, ts)
+                count, incident_id = self.alerts.fold(holder, ts)
+                self.stats.duplicates += 1
+                return IntakeResult(
+                    status="duplicate", alert_id=holder, incident_id=incident_id, count=count
+                )
+            try:
+                result = self._group(record, hooks)
+            except BaseException:
+                self.alerts.release(record.id)  # a retry claims afresh and groups again
+                raise
             self.dedup.remember(key, record.id, ts)
-            return self._group(record, hooks)
+            return result
+
+    def _bucket(self, ts: datetime) -> int:
+        """The dedup window ``ts`` falls in (whole windows since the epoch): the unit the
+        store keeps one record per key for, whichever worker sees the alert first."""
+        window = max(self.dedup.window.total_seconds(), 1.0)
+        return int(ts.timestamp() // window)
 
     def _group(self, record: AlertRecord, hooks: list[Hook]) -> IntakeResult:
         now = self.clock()
@@ -157,7 +181,7 @@ class AlertIntake:
                 self.incidents.save(incident)
             except ConflictError:
                 continue  # an analyst saved meanwhile: reload and re-apply
-            self.alerts.add(record)
+            self.alerts.save(record)
             self.grouper.remember(
                 incident.id, record.tenant, record.host, record.user, tactics, record.first_seen
             )
@@ -184,7 +208,7 @@ class AlertIntake:
                 f"未登録のホスト {record.host} からのアラート（資産台帳を確認してください）",
                 host=record.host,
             )
-        self.alerts.add(record)
+        self.alerts.save(record)
         self.incidents.add(incident)
         self.grouper.remember(
             incident.id, record.tenant, record.host, record.user, tactics, record.first_seen

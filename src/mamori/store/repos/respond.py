@@ -7,7 +7,8 @@ hold these or the in-memory repositories; both pass the same protocol tests.
 * :class:`SqlIncidentRepo` — ``save`` is one ``UPDATE ... WHERE version = :seen``; a stale
   copy raises :class:`~mamori.respond.errors.ConflictError` (no lost update on either engine).
 * :class:`SqlAlertRepo` — ``fold`` is one ``UPDATE ... SET count = count + 1`` (an alert
-  storm stays one row).
+  storm stays one row); ``claim`` inserts a new record under the unique index
+  (dedup key, window bucket), so concurrent workers fold into one row.
 * :class:`SqlTenantDirectory` — the foundation ``tenants`` table (active tenants by slug).
 """
 
@@ -359,12 +360,51 @@ class SqlAlertRepo(_Repo):
             row = _get_row(s, RespondAlert, alert_id, f"alert {alert_id} not found")
             return _alert(row)
 
+    def claim(self, record: AlertRecord, bucket: int) -> str | None:
+        """Insert the record unless its (dedup key, bucket) has one: the unique index
+        ``uq_respond_alerts_dedup`` decides between concurrent workers (on PostgreSQL the
+        second insert waits for the first transaction, then fails and folds)."""
+        key = record.dedup_key[:128]
+        find = select(RespondAlert.id).where(
+            RespondAlert.dedup_key == key, RespondAlert.dedup_bucket == bucket
+        )
+        for _ in range(3):
+            with self._session() as s:
+                held = s.execute(find).first()
+            if held is not None:
+                return str(held[0])
+            try:
+                with self._session() as s:
+                    s.add(
+                        RespondAlert(
+                            id=record.id,
+                            tenant_id=_tenant_id(s, record.tenant),
+                            dedup_bucket=bucket,
+                            **_alert_columns(record),
+                        )
+                    )
+                    s.flush()
+                return None
+            except IntegrityError:
+                continue  # someone claimed it meanwhile: read their id
+        raise ConflictError(f"cannot claim the dedup slot of alert {record.id}; retry")
+
+    def release(self, alert_id: str) -> None:
+        with self._session() as s:
+            s.execute(delete(RespondAlert).where(RespondAlert.id == alert_id))
+
     def save(self, record: AlertRecord) -> None:
+        """Store changes (the incident an alert belongs to...). The fold counters
+        (count, first/last seen) are left alone: only :meth:`fold` moves them, so a save
+        racing a storm of duplicates loses none of them."""
+        columns = _alert_columns(record)
+        for owned_by_fold in ("count", "first_seen", "last_seen"):
+            columns.pop(owned_by_fold)
         with self._session() as s:
             result = s.execute(
                 update(RespondAlert)
                 .where(RespondAlert.id == record.id)
-                .values(**_alert_columns(record))
+                .values(**columns)
                 .execution_options(synchronize_session=False)
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
