@@ -4,8 +4,9 @@
 
 1. refuses an alert without a known tenant (kept as a :class:`RejectedAlert` with the
    reason, counted, never silently dropped);
-2. flags an alert whose host the tenant's inventory does not know (accepted: an unknown
-   machine is itself worth a look);
+2. flags an alert whose host the tenant's inventory (:mod:`mamori.respond.hosts`) did not
+   know yet (accepted: an unknown machine is itself worth a look; the incident gets the
+   ``mamori.unknown_host`` tag and a timeline note) and marks the host as seen;
 3. folds duplicates into one record's count: the in-memory
    :class:`~mamori.respond.dedup.Deduplicator` answers for alerts this process has seen,
    and :meth:`~mamori.respond.repos.AlertRepo.claim` lets the store decide between workers
@@ -30,6 +31,7 @@ from mamori.respond.dedup import Deduplicator
 from mamori.respond.errors import ConflictError
 from mamori.respond.events import AlertGrouped, IncidentOpened
 from mamori.respond.grouping import Grouper
+from mamori.respond.hosts import HostInventory
 from mamori.respond.incidents import apply_alert
 from mamori.respond.models import AlertRecord, Incident, RejectedAlert, new_id
 from mamori.respond.observables import user_of
@@ -69,8 +71,10 @@ class AlertIntake:
         grouper: Grouper | None = None,
         dispatcher: Dispatcher | None = None,
         clock: Clock = system_clock,
+        inventory: HostInventory | None = None,
     ) -> None:
         self.alerts = alerts
+        self.inventory = inventory
         self.incidents = incidents
         self.directory = directory
         self.dedup = dedup or Deduplicator()
@@ -149,7 +153,12 @@ class AlertIntake:
                     status="duplicate", alert_id=holder, incident_id=incident_id, count=count
                 )
             try:
+                if host and self.inventory is not None:
+                    known = self.inventory.seen(tenant, host, ts)
+                    record.unknown_host = record.unknown_host or not known
                 result = self._group(record, hooks)
+                if host and self.inventory is not None and result.incident_id:
+                    self.inventory.note_incident(tenant, host, result.incident_id)
             except BaseException:
                 self.alerts.release(record.id)  # a retry claims afresh and groups again
                 raise
@@ -177,6 +186,7 @@ class AlertIntake:
                 continue
             record.incident_id = incident.id
             apply_alert(incident, record, now)
+            _note_unknown_host(incident, record, now)
             try:
                 self.incidents.save(incident)
             except ConflictError:
@@ -200,14 +210,7 @@ class AlertIntake:
         record.incident_id = incident.id
         incident.record(now, "created", "system", "インシデント作成", alert_id=record.id)
         apply_alert(incident, record, now)
-        if record.unknown_host:
-            incident.record(
-                now,
-                "note",
-                "system",
-                f"未登録のホスト {record.host} からのアラート（資産台帳を確認してください）",
-                host=record.host,
-            )
+        _note_unknown_host(incident, record, now)
         self.alerts.save(record)
         self.incidents.add(incident)
         self.grouper.remember(
@@ -218,6 +221,21 @@ class AlertIntake:
         return IntakeResult(
             status="new_incident", alert_id=record.id, incident_id=incident.id, count=1
         )
+
+
+def _note_unknown_host(incident: Incident, record: AlertRecord, now: datetime) -> None:
+    """Say on the timeline that an alert came from a host the inventory did not know."""
+    if not record.unknown_host:
+        return
+    incident.record(
+        now,
+        "note",
+        "system",
+        f"未登録のホスト {record.host} からのアラート（資産台帳を確認してください）",
+        host=record.host,
+        alert_id=record.id,
+        unknown_host=True,
+    )
 
 
 __all__ = ["AlertIntake", "IntakeResult", "IntakeStats"]

@@ -32,6 +32,7 @@ from mamori.respond.commands import MemoryCommandQueue
 from mamori.respond.dedup import Deduplicator
 from mamori.respond.events import AlertGrouped, IncidentChanged, IncidentOpened
 from mamori.respond.grouping import Grouper
+from mamori.respond.hosts import HostInventory
 from mamori.respond.incidents import BlobStore, IncidentService
 from mamori.respond.intake import AlertIntake
 from mamori.respond.models import SYSTEM, Incident
@@ -95,6 +96,7 @@ class Respond:
         clock: Clock = system_clock,
         channel_repo: ChannelRepo | None = None,
         smtp: SmtpRelay | None = None,
+        inventory: HostInventory | None = None,
     ) -> None:
         self.clock = clock
         #: the tenants' own notification channels (``customer``), looked up per notification
@@ -124,6 +126,7 @@ class Respond:
             grouper=grouper,
             dispatcher=self.dispatcher,
             clock=clock,
+            inventory=inventory,
         )
         self.service = IncidentService(
             incidents=incidents,

@@ -56,6 +56,7 @@ NAV_ITEMS: list[NavItem] = [
         order=97,
     ),
     NavItem("notify_channels", "nav.notify_channels", "/respond/channels", order=25),
+    NavItem("hosts", "nav.hosts", "/respond/hosts", order=26),
     NavItem(
         "api_keys",
         "nav.api_keys",

@@ -280,4 +280,10 @@ BODIES: dict[tuple[str, str], BodyFactory] = {
     ("PATCH", "/api/v1/notification-channels/{channel_id}"): lambda _w: Probe(
         json={"name": "renamed"}
     ),
+    ("POST", "/api/v1/hosts"): lambda w: Probe(
+        json={"tenant": w.tenant_b.slug, "host": f"{B_MARKER}-pc"}
+    ),
+    ("POST", "/respond/hosts"): lambda w: Probe(
+        data={"tenant": w.tenant_b.slug, "host": f"{B_MARKER}-pc"}
+    ),
 }

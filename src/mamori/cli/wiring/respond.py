@@ -43,6 +43,7 @@ from mamori.store.db import Database
 from mamori.store.repos import audit
 from mamori.store.repos.respond import RespondStore
 from mamori.store.repos.respond_channels import SqlChannelRepo
+from mamori.store.repos.respond_hosts import SqlHostInventory
 from mamori.store.tables import Tenant
 
 if TYPE_CHECKING:  # runtime imports this module for SERVICE_FACTORIES
@@ -250,6 +251,7 @@ def build_respond(
         clock=clock,
         channel_repo=SqlChannelRepo(db, secret_key=settings.ensure_secret_key()),
         smtp=smtp_relay(settings),
+        inventory=SqlHostInventory(db),
     )
     warm_up(respond, store)
     writer = AuditWriter(db, store)
