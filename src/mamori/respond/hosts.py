@@ -58,12 +58,12 @@ def normalise_host(value: str) -> str:
 
 @runtime_checkable
 class HostInventory(Protocol):
-    def seen(self, tenant: str, host: str, ts: datetime) -> bool:
-        """Mark ``host`` as seen at ``ts`` (one more alert). Atomic; returns True when the
-        inventory knew the host before this call."""
+    def knows(self, tenant: str, host: str) -> bool:
+        """True when the inventory has the host."""
 
-    def note_incident(self, tenant: str, host: str, incident_id: str) -> None:
-        """Remember the incident the host's latest alert went to."""
+    def seen(self, tenant: str, host: str, ts: datetime, incident_id: str | None = None) -> bool:
+        """Mark ``host`` as seen at ``ts`` (one more alert, which went to ``incident_id``)
+        in one atomic step; returns True when the inventory knew the host before."""
 
     def register(self, tenant: str, host: str, now: datetime) -> HostRecord:
         """Add a host by hand (kept as it is when already known)."""
@@ -77,24 +77,26 @@ class MemoryHostInventory:
         self._items: dict[tuple[str, str], HostRecord] = {}
         self._lock = threading.Lock()
 
-    def seen(self, tenant: str, host: str, ts: datetime) -> bool:
+    def knows(self, tenant: str, host: str) -> bool:
+        with self._lock:
+            return (tenant, host.lower()) in self._items
+
+    def seen(self, tenant: str, host: str, ts: datetime, incident_id: str | None = None) -> bool:
         ts = utc(ts)
         key = (tenant, host.lower())
         with self._lock:
             rec = self._items.get(key)
             if rec is None:
-                self._items[key] = HostRecord(tenant, key[1], ts, ts, alert_count=1)
+                self._items[key] = HostRecord(
+                    tenant, key[1], ts, ts, alert_count=1, last_incident_id=incident_id
+                )
                 return False
             rec.alert_count += 1
             rec.first_seen = min(rec.first_seen, ts)
             rec.last_seen = max(rec.last_seen, ts)
-            return True
-
-    def note_incident(self, tenant: str, host: str, incident_id: str) -> None:
-        with self._lock:
-            rec = self._items.get((tenant, host.lower()))
-            if rec is not None:
+            if incident_id is not None:
                 rec.last_incident_id = incident_id
+            return True
 
     def register(self, tenant: str, host: str, now: datetime) -> HostRecord:
         key = (tenant, normalise_host(host))

@@ -37,6 +37,9 @@ from mamori.respond.models import AlertRecord, Incident, RejectedAlert, new_id
 from mamori.respond.observables import user_of
 from mamori.respond.repos import AlertRepo, IncidentRepo, TenantDirectory
 
+#: bound on the hosts the intake remembers as known (it asks the inventory again after)
+MAX_KNOWN_HOSTS = 200_000
+
 IntakeStatus = Literal["new_incident", "grouped", "duplicate", "rejected"]
 
 
@@ -75,6 +78,7 @@ class AlertIntake:
     ) -> None:
         self.alerts = alerts
         self.inventory = inventory
+        self._known_hosts: set[tuple[str, str]] = set()
         self.incidents = incidents
         self.directory = directory
         self.dedup = dedup or Deduplicator()
@@ -144,6 +148,8 @@ class AlertIntake:
                 sample=alert,
                 unknown_host=bool(host) and not self.directory.has_host(tenant, host or ""),
             )
+            if host and self.inventory is not None and not self._knows(tenant, host):
+                record.unknown_host = True
             holder = self.alerts.claim(record, self._bucket(ts))
             if holder is not None:  # another worker holds this key's record: fold into it
                 self.dedup.remember(key, holder, ts)
@@ -153,17 +159,27 @@ class AlertIntake:
                     status="duplicate", alert_id=holder, incident_id=incident_id, count=count
                 )
             try:
-                if host and self.inventory is not None:
-                    known = self.inventory.seen(tenant, host, ts)
-                    record.unknown_host = record.unknown_host or not known
                 result = self._group(record, hooks)
-                if host and self.inventory is not None and result.incident_id:
-                    self.inventory.note_incident(tenant, host, result.incident_id)
+                if host and self.inventory is not None:
+                    self.inventory.seen(tenant, host, ts, result.incident_id)
+                    self._known_hosts.add((tenant, host))
             except BaseException:
                 self.alerts.release(record.id)  # a retry claims afresh and groups again
                 raise
             self.dedup.remember(key, record.id, ts)
             return result
+
+    def _knows(self, tenant: str, host: str) -> bool:
+        """Whether the inventory has the host (known hosts are remembered: they stay known)."""
+        if (tenant, host) in self._known_hosts:
+            return True
+        assert self.inventory is not None  # noqa: S101 - checked by the caller
+        if not self.inventory.knows(tenant, host):
+            return False
+        if len(self._known_hosts) >= MAX_KNOWN_HOSTS:
+            self._known_hosts.clear()
+        self._known_hosts.add((tenant, host))
+        return True
 
     def _bucket(self, ts: datetime) -> int:
         """The dedup window ``ts`` falls in (whole windows since the epoch): the unit the
@@ -191,7 +207,7 @@ class AlertIntake:
                 self.incidents.save(incident)
             except ConflictError:
                 continue  # an analyst saved meanwhile: reload and re-apply
-            self.alerts.save(record)
+            self.alerts.assign(record.id, incident.id)
             self.grouper.remember(
                 incident.id, record.tenant, record.host, record.user, tactics, record.first_seen
             )
@@ -211,7 +227,7 @@ class AlertIntake:
         incident.record(now, "created", "system", "インシデント作成", alert_id=record.id)
         apply_alert(incident, record, now)
         _note_unknown_host(incident, record, now)
-        self.alerts.save(record)
+        self.alerts.assign(record.id, incident.id)
         self.incidents.add(incident)
         self.grouper.remember(
             incident.id, record.tenant, record.host, record.user, tactics, record.first_seen

@@ -66,6 +66,9 @@ class AlertRepo(Protocol):
     def release(self, alert_id: str) -> None:
         """Remove a claimed record whose grouping failed (so a retry can claim again)."""
 
+    def assign(self, alert_id: str, incident_id: str) -> None:
+        """Set the incident of a (claimed) record. Raises NotFoundError."""
+
     def list(self, *, tenant: str | None = None) -> list[AlertRecord]: ...
 
     def reject(self, item: RejectedAlert) -> None:
@@ -166,6 +169,13 @@ class MemoryAlertRepo:
             self._claims[(record.dedup_key, bucket)] = record.id
             self._items[record.id] = copy.copy(record)
             return None
+
+    def assign(self, alert_id: str, incident_id: str) -> None:
+        with self._lock:
+            record = self._items.get(alert_id)
+            if record is None:
+                raise NotFoundError(f"alert {alert_id} not found")
+            record.incident_id = incident_id
 
     def release(self, alert_id: str) -> None:
         with self._lock:

@@ -41,9 +41,9 @@ def test_sql_inventory(host_db):
     inv = SqlHostInventory(host_db)
     assert inv.seen("acme", "PC-01", T0) is False
     assert inv.seen("acme", "pc-01", T0 + timedelta(hours=2)) is True
-    assert inv.seen("acme", "pc-01", T0 - timedelta(hours=1)) is True
+    assert inv.knows("acme", "PC-01") and not inv.knows("acme", "pc-02")
+    assert inv.seen("acme", "pc-01", T0 - timedelta(hours=1), "inc-1") is True
     assert inv.seen("beta", "pc-01", T0) is False
-    inv.note_incident("acme", "pc-01", "inc-1")
     manual = inv.register("acme", "SRV-01", T0)
     assert manual.source == "manual" and manual.host == "srv-01"
     assert inv.register("acme", "srv-01", T0 + timedelta(days=1)).first_seen == T0

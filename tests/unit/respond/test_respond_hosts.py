@@ -27,7 +27,9 @@ def test_inventory_counts_and_widens():
     assert inv.seen("acme", "PC-01", T0) is False
     assert inv.seen("acme", "pc-01", T0 + timedelta(hours=1)) is True
     assert inv.seen("acme", "pc-01", T0 - timedelta(hours=1)) is True
-    assert inv.seen("beta", "pc-01", T0) is False  # per tenant
+    assert inv.seen("beta", "pc-01", T0, "inc-1") is False  # per tenant
+    assert inv.knows("beta", "PC-01") and not inv.knows("beta", "pc-02")
+    assert inv.list(tenant="beta")[0].last_incident_id == "inc-1"
     (rec,) = inv.list(tenant="acme")
     assert (rec.host, rec.alert_count, rec.source) == ("pc-01", 3, "alert")
     assert rec.first_seen == T0 - timedelta(hours=1) and rec.last_seen == T0 + timedelta(hours=1)

@@ -369,10 +369,6 @@ class SqlAlertRepo(_Repo):
             RespondAlert.dedup_key == key, RespondAlert.dedup_bucket == bucket
         )
         for _ in range(3):
-            with self._session() as s:
-                held = s.execute(find).first()
-            if held is not None:
-                return str(held[0])
             try:
                 with self._session() as s:
                     s.add(
@@ -386,8 +382,23 @@ class SqlAlertRepo(_Repo):
                     s.flush()
                 return None
             except IntegrityError:
-                continue  # someone claimed it meanwhile: read their id
+                pass  # the slot is taken (or was, by a record deleted since): read its holder
+            with self._session() as s:
+                held = s.execute(find).first()
+            if held is not None:
+                return str(held[0])
         raise ConflictError(f"cannot claim the dedup slot of alert {record.id}; retry")
+
+    def assign(self, alert_id: str, incident_id: str) -> None:
+        stmt = (
+            update(RespondAlert)
+            .where(RespondAlert.id == alert_id)
+            .values(incident_id=incident_id)
+            .execution_options(synchronize_session=False)
+        )
+        with self.db.engine.begin() as conn:
+            if conn.execute(stmt).rowcount != 1:
+                raise NotFoundError(f"alert {alert_id} not found")
 
     def release(self, alert_id: str) -> None:
         with self._session() as s:

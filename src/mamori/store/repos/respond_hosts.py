@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
@@ -41,25 +42,35 @@ class SqlHostInventory:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def _bump(self, tenant: str, host: str, ts: datetime) -> bool:
+    def _bump(self, tenant: str, host: str, ts: datetime, incident_id: str | None) -> bool:
+        values: dict[str, Any] = {
+            "alert_count": RespondHost.alert_count + 1,
+            "last_seen": case((RespondHost.last_seen < ts, ts), else_=RespondHost.last_seen),
+            "first_seen": case((RespondHost.first_seen > ts, ts), else_=RespondHost.first_seen),
+        }
+        if incident_id is not None:
+            values["last_incident_id"] = incident_id
         stmt = (
             update(RespondHost)
             .where(RespondHost.tenant == tenant, RespondHost.host == host)
-            .values(
-                alert_count=RespondHost.alert_count + 1,
-                last_seen=case((RespondHost.last_seen < ts, ts), else_=RespondHost.last_seen),
-                first_seen=case((RespondHost.first_seen > ts, ts), else_=RespondHost.first_seen),
-            )
+            .values(**values)
             .execution_options(synchronize_session=False)
         )
         with self.db.engine.begin() as conn:
             return bool(conn.execute(stmt).rowcount == 1)
 
-    def seen(self, tenant: str, host: str, ts: datetime) -> bool:
+    def knows(self, tenant: str, host: str) -> bool:
+        stmt = select(RespondHost.id).where(
+            RespondHost.tenant == tenant, RespondHost.host == host.lower()[:255]
+        )
+        with self.db.engine.connect() as conn:
+            return conn.execute(stmt).first() is not None
+
+    def seen(self, tenant: str, host: str, ts: datetime, incident_id: str | None = None) -> bool:
         ts = utc(ts)
         host = host.lower()[:255]
         for _ in range(3):
-            if self._bump(tenant, host, ts):
+            if self._bump(tenant, host, ts, incident_id):
                 return True
             try:
                 with self.db.session() as s:
@@ -72,6 +83,7 @@ class SqlHostInventory:
                             first_seen=ts,
                             last_seen=ts,
                             alert_count=1,
+                            last_incident_id=incident_id,
                         )
                     )
                     s.flush()
@@ -79,15 +91,6 @@ class SqlHostInventory:
             except IntegrityError:
                 continue  # another worker added it meanwhile: count on its row
         raise ConflictError(f"cannot record host {host} of {tenant}; retry")
-
-    def note_incident(self, tenant: str, host: str, incident_id: str) -> None:
-        with self.db.engine.begin() as conn:
-            conn.execute(
-                update(RespondHost)
-                .where(RespondHost.tenant == tenant, RespondHost.host == host.lower())
-                .values(last_incident_id=incident_id)
-                .execution_options(synchronize_session=False)
-            )
 
     def register(self, tenant: str, host: str, now: datetime) -> HostRecord:
         """Add a host by hand. Raises ValidationError (bad name), NotFoundError (tenant)."""
