@@ -6,8 +6,8 @@ Run: ``.venv/bin/python bench/respond_intake_sql.py [--alerts 3000] [--rounds 2]
 "before" emulates the phase-2 store path on the same code: a new alert record is inserted
 once, at grouping time, no dedup claim, no host inventory. "after" is the product path:
 claim (an INSERT under the unique index), grouping, the incident id set by one UPDATE, and
-the inventory upsert (one UPDATE; known hosts are cached). Both run alternately on fresh databases with the same alerts; the figures
-are wall and CPU time (``time.process_time``) per mix.
+the inventory upsert (one UPDATE; known hosts are cached). Both run alternately on fresh
+databases with the same alerts; the figures are wall and CPU time (``time.process_time``).
 """
 
 from __future__ import annotations

@@ -169,6 +169,20 @@ class AlertIntake:
             self.dedup.remember(key, record.id, ts)
             return result
 
+    def adopt(self, record: AlertRecord) -> IntakeResult:
+        """Group a stored record that has no incident (its worker stopped between claiming
+        and grouping it), so that alert and its folded duplicates reach an incident."""
+        hooks: list[Hook] = []
+        with self._lock:
+            result = self._group(record, hooks)
+            if record.host and self.inventory is not None:
+                self.inventory.seen(
+                    record.tenant, record.host, record.first_seen, result.incident_id
+                )
+        for hook in hooks:
+            self.dispatcher.emit(hook)
+        return result
+
     def _knows(self, tenant: str, host: str) -> bool:
         """Whether the inventory has the host (known hosts are remembered: they stay known)."""
         if (tenant, host) in self._known_hosts:

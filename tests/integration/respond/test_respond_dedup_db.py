@@ -132,3 +132,43 @@ def test_failed_grouping_releases_the_claim_so_a_retry_is_not_lost(db_url, monke
         assert _counts(db_url) == (1, 1, 1)
     finally:
         database.dispose()
+
+
+def test_a_record_claimed_by_a_stopped_worker_is_grouped_on_restart(settings, db, world):
+    from mamori.cli.wiring.respond import build_respond
+    from mamori.respond.models import AlertRecord, new_id
+    from mamori.store.types import utcnow
+
+    del world
+    store = RespondStore(db)
+    now = utcnow()
+    alert = make_alert("r-orphan", tenant="tenant-a", level="high", ts=now)
+    orphan = AlertRecord(
+        id=new_id("alr"),
+        tenant="tenant-a",
+        rule_id=alert.rule_id,
+        rule_title=alert.rule_title,
+        level=alert.level,
+        host=alert.host,
+        user=None,
+        tags=alert.tags,
+        dedup_key=Deduplicator(window=timedelta(minutes=10)).key(alert),
+        first_seen=now,
+        last_seen=now,
+        count=1,
+        sample=alert,
+    )
+    bucket = int(now.timestamp() // 600)  # the intake's default 10-minute window
+    assert store.alerts.claim(orphan, bucket) is None  # ... and the worker stopped here
+    store.alerts.fold(orphan.id, now)  # a duplicate folded meanwhile by another worker
+    respond = build_respond(settings, db, background=False)
+    try:
+        adopted = store.alerts.get(orphan.id)
+        assert adopted.incident_id is not None and adopted.count == 2
+        incident = store.incidents.get(adopted.incident_id)
+        assert incident.alert_ids == [orphan.id]
+        # it is remembered: the next duplicate folds into it
+        again = respond.intake.submit(make_alert("r-orphan", tenant="tenant-a", ts=now))
+        assert (again.status, again.alert_id, again.count) == ("duplicate", orphan.id, 3)
+    finally:
+        respond.close()

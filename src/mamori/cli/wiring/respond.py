@@ -183,15 +183,23 @@ class AuditWriter:
 
 def warm_up(respond: Respond, store: RespondStore) -> tuple[int, int]:
     """Rebuild the in-memory dedup window and grouping index from the store, so a restarted
-    process folds and groups alerts as the one before it did. Returns (records, incidents)."""
+    process folds and groups alerts as the one before it did; records a stopped worker
+    claimed but never grouped (no incident) are grouped now. Returns (records, incidents).
+
+    The grouping index is rebuilt before orphans are adopted, so they join open incidents.
+    """
     dedup = respond.intake.dedup
     since = datetime.now(UTC) - dedup.window
     records = store.alerts.since(since)
-    for record in records:
-        dedup.remember(record.dedup_key, record.id, record.first_seen)
     open_incidents = store.incidents.list(open_only=True)
     for incident in open_incidents:
         respond.intake.grouper.remember_incident(incident)
+    for record in records:
+        if record.incident_id is None:
+            # claimed by a worker that stopped before grouping it: group it now
+            log.warning("alert %s has no incident; grouping it now", record.id)
+            respond.intake.adopt(record)
+        dedup.remember(record.dedup_key, record.id, record.first_seen)
     return len(records), len(open_incidents)
 
 
@@ -253,11 +261,11 @@ def build_respond(
         smtp=smtp_relay(settings),
         inventory=SqlHostInventory(db),
     )
-    warm_up(respond, store)
     writer = AuditWriter(db, store)
     respond.dispatcher.subscribe(AuditRecorded, writer)
     respond.dispatcher.subscribe(IncidentOpened, writer.opened)
     respond.dispatcher.subscribe(AlertGrouped, lambda hook: writer(_grouped_hook(hook)))
+    warm_up(respond, store)
     return respond
 
 
