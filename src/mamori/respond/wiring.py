@@ -268,6 +268,26 @@ class Respond:
         failed = [r for r in records if r.status != "delivered"]
         return failed[0] if failed else (records[-1] if records else None)
 
+    def test_channel(self, channel: CustomerChannel, actor: str) -> DeliveryRecord:
+        """Send a test message to one customer channel (with the usual retries); the
+        outcome is kept with the other deliveries."""
+        tenant_name = self._channels(channel.tenant).display_name or channel.tenant
+        message = notification(
+            "channel_test",
+            channel.lang,
+            tenant=channel.tenant,
+            context={
+                "tenant": tenant_name,
+                "channel": channel.name,
+                "kind": channel.kind,
+                "min_severity": channel.min_severity.value,
+                "sent_at": self.clock(),
+                "actor": actor,
+            },
+            payload={"channel_id": channel.id, "test": True},
+        )
+        return self.deliverer.deliver(notifier_for(channel, smtp=self.smtp), message)
+
     def notify(self, incident: Incident, params: dict[str, Any]) -> DeliveryRecord | None:
         """A playbook ``notify`` step: channel ``soc`` (the MSSP) or a tenant channel.
 

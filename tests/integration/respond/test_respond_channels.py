@@ -258,6 +258,7 @@ API = "/api/v1/notification-channels"
 
 
 def _h(client, who: str) -> dict[str, str]:
+    client.cookies.clear()
     return {"X-CSRF-Token": login(client, who)}
 
 
@@ -419,3 +420,37 @@ def test_operator_names_the_tenant_and_the_page_works(client, world):
     gone = client.post(f"/respond/channels/{cid}", data={"csrf_token": token, "op": "delete"})
     assert gone.status_code == 303
     assert client.get(f"{API}/{cid}", headers=h).status_code == 404
+
+
+def test_test_message_reaches_the_channel_and_reports_failures(client, app, world, http_receiver):
+    h = _h(client, "cadmin-a")
+    client.get(API, headers=h)  # builds the app's response services
+    app.state.respond[0].deliverer.backoff = (0.0, 0.0)
+    made = client.post(
+        API,
+        json={"name": "SIEM", "kind": "webhook", "url": http_receiver.url + "/t", "lang": "en"},
+        headers=h,
+    ).json()
+    secret = made["secret"]
+    sent = client.post(f"{API}/{made['id']}/test", headers=h)
+    assert sent.status_code == 200 and sent.json()["status"] == "delivered"
+    path, headers, body = http_receiver.requests[0]
+    assert path == "/t"
+    assert verify_signature(secret, body, headers[TIMESTAMP_HEADER], headers[SIGNATURE_HEADER])
+    doc = json.loads(body)
+    assert doc["kind"] == "channel_test" and "test message" in doc["text"]
+    # a mail channel without an SMTP relay: the failure comes back, visible
+    mail = client.post(
+        API, json={"name": "mail", "kind": "email", "recipients": ["a@a.example"]}, headers=h
+    ).json()
+    failed = client.post(f"{API}/{mail['id']}/test", headers=h).json()
+    assert failed["status"] == "failed" and "no SMTP relay" in failed["errors"][-1]
+    page = client.post(
+        f"/respond/channels/{made['id']}", data={"csrf_token": h["X-CSRF-Token"], "op": "test"}
+    )
+    assert page.status_code == 200 and "テスト送信: SIEM → delivered" in page.text
+    # others cannot trigger it
+    hb = _h(client, "cadmin-zzbmarker")
+    assert client.post(f"{API}/{made['id']}/test", headers=hb).status_code == 404
+    hv = _h(client, "viewer-a")
+    assert client.post(f"{API}/{made['id']}/test", headers=hv).status_code == 403

@@ -110,6 +110,20 @@ def delete_channel(ctx: RespondContext, channel_id: str) -> CustomerChannel:
     return channel
 
 
+def test_channel(ctx: RespondContext, channel_id: str) -> dict[str, Any]:
+    """Send a test message; the delivery outcome (status, attempts, errors)."""
+    channel = _channel(ctx, channel_id)
+    ctx.writable()
+    record = ctx.respond.test_channel(channel, ctx.actor.name)
+    return {
+        "delivery_id": record.id,
+        "status": record.status,
+        "attempts": record.attempts,
+        "target": record.target,
+        "errors": list(record.errors),
+    }
+
+
 def visible_channels(ctx: RespondContext, tenant: str | None) -> list[CustomerChannel]:
     chosen = ctx.tenant_filter(tenant)
     repo = _repo(ctx)
@@ -158,6 +172,12 @@ def patch_channel(
     return channel.public()
 
 
+@router.post(API + "/{channel_id}/test")
+def post_channel_test(ctx: RespondDep, channel_id: str) -> dict[str, Any]:
+    """Send a test message to the channel now (with retries) and answer the outcome."""
+    return test_channel(ctx, channel_id)
+
+
 @router.delete(API + "/{channel_id}", status_code=204)
 def remove_channel(
     request: Request, session: SessionDep, ctx: RespondDep, channel_id: str
@@ -177,6 +197,7 @@ def _page(
     tenant: str | None = None,
     error: str = "",
     secret: str | None = None,
+    notice: str = "",
     status_code: int = 200,
 ) -> Response:
     principal = scope.principal
@@ -199,6 +220,7 @@ def _page(
             "can_write": can_write,
             "error": error,
             "secret": secret,
+            "notice": notice,
             "parse_ts": datetime.fromisoformat,
         },
         principal=principal,
@@ -258,6 +280,13 @@ async def channel_form(
         if op == "delete":
             channel = delete_channel(ctx, channel_id)
             _audit(session, request, ctx, "deleted", channel)
+        elif op == "test":
+            outcome = test_channel(ctx, channel_id)
+            channel = _channel(ctx, channel_id)
+            note = f"テスト送信: {channel.name} → {outcome['status']}" + (
+                f"（{outcome['errors'][-1]}）" if outcome["errors"] else ""
+            )
+            return _page(request, session, scope, ctx, tenant=channel.tenant, notice=note)
         elif op == "update":
             channel = update_channel(ctx, channel_id, data)
             _audit(session, request, ctx, "changed", channel)
@@ -271,4 +300,11 @@ async def channel_form(
     return RedirectResponse(f"{PAGE}?tenant={quote(channel.tenant)}", status_code=303)
 
 
-__all__ = ["create_channel", "delete_channel", "router", "update_channel", "visible_channels"]
+__all__ = [
+    "create_channel",
+    "delete_channel",
+    "router",
+    "test_channel",
+    "update_channel",
+    "visible_channels",
+]
