@@ -454,3 +454,17 @@ def test_test_message_reaches_the_channel_and_reports_failures(client, app, worl
     assert client.post(f"{API}/{made['id']}/test", headers=hb).status_code == 404
     hv = _h(client, "viewer-a")
     assert client.post(f"{API}/{made['id']}/test", headers=hv).status_code == 403
+
+
+def test_chat_webhook_token_stays_out_of_failures_and_logs(live, http_receiver, caplog):
+    http_receiver.status[:] = [500]
+    url = http_receiver.url + "/services/T000/B000/s3cr3t-t0ken"
+    _add(live, "tenant-a", name="Teams", kind="chat", style="teams", url=url)
+    with caplog.at_level(logging.DEBUG):
+        incident_id = _critical(live)
+    (record,) = live.deliverer.repo.list(tenant="tenant-a", status="failed")
+    assert "HTTP 500" in record.errors[-1]
+    stored = json.dumps([record.errors, record.target])
+    assert "s3cr3t-t0ken" not in stored and "s3cr3t-t0ken" not in caplog.text
+    timeline = live.intake.incidents.get(incident_id).timeline
+    assert not any("s3cr3t-t0ken" in e.summary for e in timeline)
