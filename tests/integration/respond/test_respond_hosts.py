@@ -177,6 +177,27 @@ def test_hosts_api_page_isolation_state_and_tenant_scope(client, world, db):
     assert client.get("/api/v1/rejected-alerts", headers=hb).status_code == 403
 
 
+def test_incident_page_flags_the_unknown_host(client, world, db):
+    from mamori.respond.intake import AlertIntake
+
+    store = RespondStore(db)
+    intake = AlertIntake(
+        alerts=store.alerts,
+        incidents=store.incidents,
+        directory=store.directory,
+        inventory=SqlHostInventory(db),
+    )
+    result = intake.submit(make_alert(tenant="tenant-a", host="stray-pc", ts=utcnow()))
+    _h(client, "cadmin-a")
+    page = client.get(f"/incidents/{result.incident_id}")
+    assert page.status_code == 200
+    assert "端末台帳にないホストからのアラートを含みます" in page.text
+    assert "未登録ホスト" in page.text
+    detail = client.get(f"/api/v1/incidents/{result.incident_id}").json()
+    assert UNKNOWN_HOST_TAG in detail["incident"]["tags"]
+    assert detail["alerts"][0]["unknown_host"] is True
+
+
 def test_rejected_alerts_are_shown_to_administrators_only(client, world, db):
     store = RespondStore(db)
     from mamori.respond.intake import AlertIntake
