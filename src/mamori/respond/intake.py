@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +37,8 @@ from mamori.respond.incidents import apply_alert
 from mamori.respond.models import AlertRecord, Incident, RejectedAlert, new_id
 from mamori.respond.observables import user_of
 from mamori.respond.repos import AlertRepo, IncidentRepo, TenantDirectory
+
+log = logging.getLogger(__name__)
 
 #: bound on the hosts the intake remembers as known (it asks the inventory again after)
 MAX_KNOWN_HOSTS = 200_000
@@ -160,14 +163,23 @@ class AlertIntake:
                 )
             try:
                 result = self._group(record, hooks)
-                if host and self.inventory is not None:
-                    self.inventory.seen(tenant, host, ts, result.incident_id)
-                    self._known_hosts.add((tenant, host))
             except BaseException:
                 self.alerts.release(record.id)  # a retry claims afresh and groups again
                 raise
             self.dedup.remember(key, record.id, ts)
+            if host and self.inventory is not None:
+                self._note_host(tenant, host, ts, result.incident_id)
             return result
+
+    def _note_host(self, tenant: str, host: str, ts: datetime, incident_id: str | None) -> None:
+        """Mark the host as seen. Bookkeeping: a failure is logged, the alert stays taken."""
+        assert self.inventory is not None  # noqa: S101 - checked by the caller
+        try:
+            self.inventory.seen(tenant, host, ts, incident_id)
+        except Exception:
+            log.exception("could not record host %s of %s in the inventory", host, tenant)
+            return
+        self._known_hosts.add((tenant, host))
 
     def adopt(self, record: AlertRecord) -> IntakeResult:
         """Group a stored record that has no incident (its worker stopped between claiming
@@ -176,9 +188,7 @@ class AlertIntake:
         with self._lock:
             result = self._group(record, hooks)
             if record.host and self.inventory is not None:
-                self.inventory.seen(
-                    record.tenant, record.host, record.first_seen, result.incident_id
-                )
+                self._note_host(record.tenant, record.host, record.first_seen, result.incident_id)
         for hook in hooks:
             self.dispatcher.emit(hook)
         return result

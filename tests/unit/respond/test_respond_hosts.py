@@ -128,3 +128,16 @@ def test_isolation_state_from_the_command_queue():
         ("acme", "pc-04"): "isolated",
         ("acme", "pc-05"): "release_pending",
     }
+
+
+def test_inventory_failure_loses_no_alert(caplog):
+    class Broken(MemoryHostInventory):
+        def seen(self, tenant, host, ts, incident_id=None):
+            raise RuntimeError("inventory down")
+
+    intake = _intake(Broken())
+    result = intake.submit(make_alert(host="pc-x"))
+    assert result.status == "new_incident" and intake.incidents.get(result.incident_id)
+    assert "could not record host pc-x" in caplog.text
+    again = intake.submit(make_alert(host="pc-x"))
+    assert again.status == "duplicate" and again.count == 2
