@@ -27,7 +27,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
-from sqlalchemy import Select, case, delete, select, update
+from sqlalchemy import Select, case, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -368,18 +368,21 @@ class SqlAlertRepo(_Repo):
         find = select(RespondAlert.id).where(
             RespondAlert.dedup_key == key, RespondAlert.dedup_bucket == bucket
         )
+        tenant_row = select(Tenant.id).where(Tenant.slug == record.tenant)
         for _ in range(3):
             try:
-                with self._session() as s:
-                    s.add(
-                        RespondAlert(
+                with self.db.engine.begin() as conn:  # Core: no ORM unit of work per alert
+                    tid = conn.execute(tenant_row).scalar()
+                    if tid is None:
+                        raise NotFoundError(f"tenant {record.tenant} not found")
+                    conn.execute(
+                        insert(RespondAlert).values(
                             id=record.id,
-                            tenant_id=_tenant_id(s, record.tenant),
+                            tenant_id=tid,
                             dedup_bucket=bucket,
                             **_alert_columns(record),
                         )
                     )
-                    s.flush()
                 return None
             except IntegrityError:
                 pass  # the slot is taken (or was, by a record deleted since): read its holder

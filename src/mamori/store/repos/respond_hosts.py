@@ -12,15 +12,16 @@ import builtins
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from mamori.errors import ValidationError
+from mamori.errors import NotFoundError, ValidationError
 from mamori.model import utc
 from mamori.respond.errors import ConflictError
 from mamori.respond.hosts import HostRecord, normalise_host
 from mamori.store.db import Database
 from mamori.store.repos.respond import _tenant_id
+from mamori.store.tables import Tenant
 from mamori.store.tables.respond import RespondHost
 
 
@@ -73,10 +74,13 @@ class SqlHostInventory:
             if self._bump(tenant, host, ts, incident_id):
                 return True
             try:
-                with self.db.session() as s:
-                    s.add(
-                        RespondHost(
-                            tenant_id=_tenant_id(s, tenant),
+                with self.db.engine.begin() as conn:
+                    tid = conn.execute(select(Tenant.id).where(Tenant.slug == tenant)).scalar()
+                    if tid is None:
+                        raise NotFoundError(f"tenant {tenant} not found")
+                    conn.execute(
+                        insert(RespondHost).values(
+                            tenant_id=tid,
                             tenant=tenant,
                             host=host,
                             source="alert",
@@ -86,7 +90,6 @@ class SqlHostInventory:
                             last_incident_id=incident_id,
                         )
                     )
-                    s.flush()
                 return False
             except IntegrityError:
                 continue  # another worker added it meanwhile: count on its row
