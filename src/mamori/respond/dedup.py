@@ -3,6 +3,12 @@
 Memory is bounded: at most ``max_keys`` keys are remembered (least recently seen evicted
 first) and keys whose window has passed are dropped as newer alerts arrive. An evicted
 key only means the next duplicate opens a new alert record; nothing is lost.
+
+This is each process's fast path. Between processes the store decides: the intake claims
+one record per key and window bucket (``floor(first_seen / window)``) through
+:meth:`~mamori.respond.repos.AlertRepo.claim`, so a worker that has not seen the first
+alert folds into the record another worker made. An alert storm that straddles a bucket
+boundary and is split across workers can thus make at most one extra record per key.
 """
 
 from __future__ import annotations

@@ -39,6 +39,8 @@ from mamori.respond.observables import extract
 from mamori.respond.repos import AlertRepo, IncidentRepo
 
 MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
+#: tag of an incident with an alert from a host the tenant's inventory did not know
+UNKNOWN_HOST_TAG = "mamori.unknown_host"
 
 
 @runtime_checkable
@@ -117,7 +119,7 @@ def apply_alert(
     ):
         if value and value not in target:
             target.append(value)
-    for tag in record.tags:
+    for tag in (*record.tags, *((UNKNOWN_HOST_TAG,) if record.unknown_host else ())):
         if tag not in incident.tags:
             incident.tags.append(tag)
     incident.tactics = normalise_tactics([*incident.tactics, *record.sample.attack_tactics])
@@ -157,7 +159,10 @@ def derive_from_alerts(incident: Incident, records: Iterable[AlertRecord], at: d
     incident.hosts = sorted({r.host.lower() for r in records if r.host})
     incident.users = sorted({r.user for r in records if r.user})
     incident.rule_ids = sorted({r.rule_id for r in records})
-    incident.tags = sorted({t for r in records for t in r.tags})
+    incident.tags = sorted(
+        {t for r in records for t in r.tags}
+        | ({UNKNOWN_HOST_TAG} if any(r.unknown_host for r in records) else set())
+    )
     incident.tactics = normalise_tactics(t for r in records for t in r.sample.attack_tactics)
     incident.observables = []
     for r in records:
@@ -694,6 +699,7 @@ __all__ = [
     "FileBlobStore",
     "IncidentService",
     "MemoryBlobStore",
+    "UNKNOWN_HOST_TAG",
     "apply_alert",
     "derive_from_alerts",
 ]

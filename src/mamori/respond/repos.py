@@ -46,13 +46,28 @@ class AlertRepo(Protocol):
 
     def get(self, alert_id: str) -> AlertRecord: ...
 
-    def save(self, record: AlertRecord) -> None: ...
+    def save(self, record: AlertRecord) -> None:
+        """Store changes; ``count``, ``first_seen`` and ``last_seen`` move only by fold."""
 
     def fold(self, alert_id: str, ts: datetime) -> tuple[int, str | None]:
         """Count one more duplicate (``count + 1``, widen first/last seen) in one step.
 
         Returns the new count and the record's incident id. Raises NotFoundError.
         """
+
+    def claim(self, record: AlertRecord, bucket: int) -> str | None:
+        """Store ``record`` as the one record of its ``dedup_key`` in window ``bucket``.
+
+        Atomic across processes sharing the store: of two callers claiming the same key and
+        bucket, one stores its record (gets None) and the other gets that record's id (and
+        folds into it) instead of storing a second row.
+        """
+
+    def release(self, alert_id: str) -> None:
+        """Remove a claimed record whose grouping failed (so a retry can claim again)."""
+
+    def assign(self, alert_id: str, incident_id: str) -> None:
+        """Set the incident of a (claimed) record. Raises NotFoundError."""
 
     def list(self, *, tenant: str | None = None) -> list[AlertRecord]: ...
 
@@ -141,7 +156,33 @@ class MemoryAlertRepo:
     def __init__(self) -> None:
         self._items: dict[str, AlertRecord] = {}
         self._rejected: list[RejectedAlert] = []
+        self._claims: dict[tuple[str, int], str] = {}
         self._lock = threading.Lock()
+
+    def claim(self, record: AlertRecord, bucket: int) -> str | None:
+        with self._lock:
+            holder = self._claims.get((record.dedup_key, bucket))
+            if holder is not None and holder in self._items:
+                return holder
+            if record.id in self._items:
+                raise DuplicateError(f"alert {record.id} already exists")
+            self._claims[(record.dedup_key, bucket)] = record.id
+            self._items[record.id] = copy.copy(record)
+            return None
+
+    def assign(self, alert_id: str, incident_id: str) -> None:
+        with self._lock:
+            record = self._items.get(alert_id)
+            if record is None:
+                raise NotFoundError(f"alert {alert_id} not found")
+            record.incident_id = incident_id
+
+    def release(self, alert_id: str) -> None:
+        with self._lock:
+            self._items.pop(alert_id, None)
+            for slot, holder in list(self._claims.items()):
+                if holder == alert_id:
+                    del self._claims[slot]
 
     def add(self, record: AlertRecord) -> None:
         with self._lock:
@@ -158,9 +199,17 @@ class MemoryAlertRepo:
 
     def save(self, record: AlertRecord) -> None:
         with self._lock:
-            if record.id not in self._items:
+            stored = self._items.get(record.id)
+            if stored is None:
                 raise NotFoundError(f"alert {record.id} not found")
-            self._items[record.id] = copy.copy(record)
+            kept = copy.copy(record)
+            # the fold counters move only through fold()
+            kept.count, kept.first_seen, kept.last_seen = (
+                stored.count,
+                stored.first_seen,
+                stored.last_seen,
+            )
+            self._items[record.id] = kept
 
     def fold(self, alert_id: str, ts: datetime) -> tuple[int, str | None]:
         with self._lock:

@@ -26,11 +26,13 @@ from mamori.respond.breach import (
     BreachTrack,
     MemoryBreachRepo,
 )
+from mamori.respond.channels import ChannelRepo, CustomerChannel, SmtpRelay, notifier_for
 from mamori.respond.clock import Clock, system_clock
 from mamori.respond.commands import MemoryCommandQueue
 from mamori.respond.dedup import Deduplicator
 from mamori.respond.events import AlertGrouped, IncidentChanged, IncidentOpened
 from mamori.respond.grouping import Grouper
+from mamori.respond.hosts import HostInventory
 from mamori.respond.incidents import BlobStore, IncidentService
 from mamori.respond.intake import AlertIntake
 from mamori.respond.models import SYSTEM, Incident
@@ -92,8 +94,14 @@ class Respond:
         base_url: str = "",
         background: bool = True,
         clock: Clock = system_clock,
+        channel_repo: ChannelRepo | None = None,
+        smtp: SmtpRelay | None = None,
+        inventory: HostInventory | None = None,
     ) -> None:
         self.clock = clock
+        #: the tenants' own notification channels (``customer``), looked up per notification
+        self.channel_repo = channel_repo
+        self.smtp = smtp
         self.dispatcher = Dispatcher()
         # with ``background`` the reactions (playbooks, paging) run on one worker thread in
         # hook order, so a slow mail server never holds up the alert intake
@@ -118,6 +126,7 @@ class Respond:
             grouper=grouper,
             dispatcher=self.dispatcher,
             clock=clock,
+            inventory=inventory,
         )
         self.service = IncidentService(
             incidents=incidents,
@@ -232,13 +241,79 @@ class Respond:
         failed = [r for r in records if r.status != "delivered"]
         return failed[0] if failed else records[-1]
 
+    def customer_channels(self, tenant: str, severity: Severity) -> list[CustomerChannel]:
+        """The tenant's own channels that want an incident of ``severity``."""
+        if self.channel_repo is None:
+            return []
+        return [c for c in self.channel_repo.list(tenant=tenant) if c.wants(severity)]
+
+    def _send_customer(
+        self,
+        channels: Sequence[CustomerChannel],
+        kind: str,
+        *,
+        tenant: str,
+        context: dict[str, Any],
+        incident_id: str | None,
+    ) -> DeliveryRecord | None:
+        """Render once per language and deliver to each channel in its own language."""
+        records: list[DeliveryRecord] = []
+        for lang in sorted({c.lang for c in channels}):
+            notifiers = [notifier_for(c, smtp=self.smtp) for c in channels if c.lang == lang]
+            record = self.send(
+                notifiers, kind, tenant=tenant, lang=lang, context=context, incident_id=incident_id
+            )
+            if record is not None:
+                records.append(record)
+        failed = [r for r in records if r.status != "delivered"]
+        return failed[0] if failed else (records[-1] if records else None)
+
+    def test_channel(self, channel: CustomerChannel, actor: str) -> DeliveryRecord:
+        """Send a test message to one customer channel (with the usual retries); the
+        outcome is kept with the other deliveries."""
+        tenant_name = self._channels(channel.tenant).display_name or channel.tenant
+        message = notification(
+            "channel_test",
+            channel.lang,
+            tenant=channel.tenant,
+            context={
+                "tenant": tenant_name,
+                "channel": channel.name,
+                "kind": channel.kind,
+                "min_severity": channel.min_severity.value,
+                "sent_at": self.clock(),
+                "actor": actor,
+            },
+            payload={"channel_id": channel.id, "test": True},
+        )
+        return self.deliverer.deliver(notifier_for(channel, smtp=self.smtp), message)
+
     def notify(self, incident: Incident, params: dict[str, Any]) -> DeliveryRecord | None:
-        """A playbook ``notify`` step: channel ``soc`` (the MSSP) or a tenant channel."""
+        """A playbook ``notify`` step: channel ``soc`` (the MSSP) or a tenant channel.
+
+        ``customer`` goes to the tenant's own channels (:mod:`mamori.respond.channels`) that
+        want the incident's severity, each in the channel's language.
+        """
         channel = str(params.get("channel") or "soc")
+        tenant_name = self._channels(incident.tenant).display_name or incident.tenant
+        if channel == "customer" and self.channel_repo is not None:
+            wanted = self.customer_channels(incident.tenant, incident.severity)
+            if not wanted:
+                log.info(
+                    "tenant %s has no customer channel for a %s incident",
+                    incident.tenant,
+                    incident.severity.value,
+                )
+            return self._send_customer(
+                wanted,
+                str(params.get("template") or "incident_opened"),
+                tenant=incident.tenant,
+                context={"incident": incident, "url": self._url(incident), "tenant": tenant_name},
+                incident_id=incident.id,
+            )
         target = self.soc if channel == "soc" else self._channels(incident.tenant)
         notifiers = target.channels.get(channel if channel != "soc" else "soc", [])
         lang = str(params.get("lang") or target.lang)
-        tenant_name = self._channels(incident.tenant).display_name or incident.tenant
         to = tuple(params.get("to") or ())
         return self.send(
             notifiers,
@@ -288,6 +363,26 @@ class Respond:
 
     def _breach_reminder(self, track: BreachTrack, item: BreachDueItem) -> None:
         target = self._channels(track.tenant)
+        context = {"item": item, "incident_id": track.incident_id}
+        if self.channel_repo is not None:
+            self.send(
+                self.soc.channels.get("soc", []),
+                "breach_reminder",
+                tenant=track.tenant,
+                lang=self.soc.lang,
+                incident_id=track.incident_id,
+                context=context,
+            )
+            # the legal deadlines concern every channel the tenant keeps, whatever its level
+            wanted = self.customer_channels(track.tenant, Severity.CRITICAL)
+            self._send_customer(
+                wanted,
+                "breach_reminder",
+                tenant=track.tenant,
+                context=context,
+                incident_id=track.incident_id,
+            )
+            return
         notifiers = self.soc.channels.get("soc", []) + target.channels.get("customer", [])
         self.send(
             notifiers,
@@ -295,7 +390,7 @@ class Respond:
             tenant=track.tenant,
             lang=target.lang,
             incident_id=track.incident_id,
-            context={"item": item, "incident_id": track.incident_id},
+            context=context,
         )
 
     # -- periodic ----------------------------------------------------------------------

@@ -55,6 +55,8 @@ NAV_ITEMS: list[NavItem] = [
         frozenset({Role.ADMIN, Role.OPERATOR, Role.CUSTOMER_ADMIN}),
         order=97,
     ),
+    NavItem("notify_channels", "nav.notify_channels", "/respond/channels", order=25),
+    NavItem("hosts", "nav.hosts", "/respond/hosts", order=26),
     NavItem(
         "api_keys",
         "nav.api_keys",

@@ -100,4 +100,4 @@ def closed_port() -> int:
     return free_port()
 
 
-from foundation_db import db, migrated_sqlite, settings, world  # noqa: E402, F401
+from foundation_db import app, client, db, migrated_sqlite, settings, world  # noqa: E402, F401

@@ -72,3 +72,28 @@ def tenant_b_command(world: World, session: Session) -> str:
 def tenant_b_command_id(_world: World) -> str:
     """An id for the agent result probe (only agent keys reach that route; none is a caller)."""
     return "cmd-0000000000000000"
+
+
+def tenant_b_channel(world: World, session: Session) -> str:
+    """A webhook notification channel of tenant B (its secret must never leak)."""
+    from mamori.store.tables.respond import RespondNotifyChannel
+
+    channel_id = new_id("nch")
+    row = RespondNotifyChannel(
+        id=channel_id,
+        tenant_id=world.tenant_b.id,
+        tenant=world.tenant_b.slug,
+        name=f"{B_MARKER} channel {channel_id}",
+        kind="webhook",
+        lang="ja",
+        min_severity="low",
+        enabled=True,
+        config={"url": f"https://{B_MARKER}.example/hook"},
+        secret_enc=None,
+        created_by=B_MARKER,
+        created_at=T0,
+        updated_at=T0,
+    )
+    session.add(row)
+    session.commit()
+    return channel_id

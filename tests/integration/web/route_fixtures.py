@@ -25,7 +25,11 @@ from foundation_db import B_MARKER, World
 from mamori.service.inputs import QuoteInputs
 from mamori.service.onboarding import Inquiry
 from mamori.store.repos import service as service_repo
-from tests.integration.web.respond_fixtures import tenant_b_command_id, tenant_b_incident
+from tests.integration.web.respond_fixtures import (
+    tenant_b_channel,
+    tenant_b_command_id,
+    tenant_b_incident,
+)
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,7 @@ PATH_PARAMS: dict[str, PathParam] = {
     "sha256": guideline_b_evidence,
     "quarantine_id": _b_quarantine_item,
     "incident_id": tenant_b_incident,
+    "channel_id": tenant_b_channel,
 }
 
 BODIES: dict[tuple[str, str], BodyFactory] = {
@@ -272,5 +277,30 @@ BODIES: dict[tuple[str, str], BodyFactory] = {
         json={"command_id": tenant_b_command_id(w), "ok": True, "result": {}},
         refused=False,
         note="agent keys only; a foreign command is 404 (see test_web_respond.py)",
+    ),
+    ("POST", "/api/v1/notification-channels"): lambda w: Probe(
+        json={
+            "tenant": w.tenant_b.slug,
+            "name": B_MARKER,
+            "kind": "email",
+            "recipients": ["x@example.jp"],
+        }
+    ),
+    ("POST", "/respond/channels"): lambda w: Probe(
+        data={
+            "tenant": w.tenant_b.slug,
+            "name": B_MARKER,
+            "kind": "email",
+            "recipients": "x@example.jp",
+        }
+    ),
+    ("PATCH", "/api/v1/notification-channels/{channel_id}"): lambda _w: Probe(
+        json={"name": "renamed"}
+    ),
+    ("POST", "/api/v1/hosts"): lambda w: Probe(
+        json={"tenant": w.tenant_b.slug, "host": f"{B_MARKER}-pc"}
+    ),
+    ("POST", "/respond/hosts"): lambda w: Probe(
+        data={"tenant": w.tenant_b.slug, "host": f"{B_MARKER}-pc"}
     ),
 }

@@ -27,6 +27,7 @@ from mamori.config import Settings
 from mamori.errors import ConfigError
 from mamori.hooks import AuditRecorded
 from mamori.respond.actions import ActionDeps
+from mamori.respond.channels import SmtpRelay
 from mamori.respond.clock import Clock, system_clock
 from mamori.respond.events import AlertGrouped, IncidentOpened
 from mamori.respond.intake import IntakeResult
@@ -41,6 +42,8 @@ from mamori.respond.wiring import Respond, TenantChannels
 from mamori.store.db import Database
 from mamori.store.repos import audit
 from mamori.store.repos.respond import RespondStore
+from mamori.store.repos.respond_channels import SqlChannelRepo
+from mamori.store.repos.respond_hosts import SqlHostInventory
 from mamori.store.tables import Tenant
 
 if TYPE_CHECKING:  # runtime imports this module for SERVICE_FACTORIES
@@ -93,6 +96,20 @@ def soc_notifiers(settings: Settings, *, to: tuple[str, ...] | None = None) -> l
             )
         )
     return out
+
+
+def smtp_relay(settings: Settings) -> SmtpRelay | None:
+    """The SMTP relay the tenants' e-mail channels use (None when not configured)."""
+    if not settings.respond_smtp_host:
+        return None
+    return SmtpRelay(
+        host=settings.respond_smtp_host,
+        port=settings.respond_smtp_port,
+        sender=settings.respond_smtp_from,
+        starttls=settings.respond_smtp_starttls,
+        username=settings.respond_smtp_username or None,
+        password=settings.respond_smtp_password or None,
+    )
 
 
 def _backoff(settings: Settings) -> tuple[float, ...]:
@@ -166,15 +183,23 @@ class AuditWriter:
 
 def warm_up(respond: Respond, store: RespondStore) -> tuple[int, int]:
     """Rebuild the in-memory dedup window and grouping index from the store, so a restarted
-    process folds and groups alerts as the one before it did. Returns (records, incidents)."""
+    process folds and groups alerts as the one before it did; records a stopped worker
+    claimed but never grouped (no incident) are grouped now. Returns (records, incidents).
+
+    The grouping index is rebuilt before orphans are adopted, so they join open incidents.
+    """
     dedup = respond.intake.dedup
     since = datetime.now(UTC) - dedup.window
     records = store.alerts.since(since)
-    for record in records:
-        dedup.remember(record.dedup_key, record.id, record.first_seen)
     open_incidents = store.incidents.list(open_only=True)
     for incident in open_incidents:
         respond.intake.grouper.remember_incident(incident)
+    for record in records:
+        if record.incident_id is None:
+            # claimed by a worker that stopped before grouping it: group it now
+            log.warning("alert %s has no incident; grouping it now", record.id)
+            respond.intake.adopt(record)
+        dedup.remember(record.dedup_key, record.id, record.first_seen)
     return len(records), len(open_incidents)
 
 
@@ -232,12 +257,15 @@ def build_respond(
         base_url=settings.respond_base_url,
         background=background,
         clock=clock,
+        channel_repo=SqlChannelRepo(db, secret_key=settings.ensure_secret_key()),
+        smtp=smtp_relay(settings),
+        inventory=SqlHostInventory(db),
     )
-    warm_up(respond, store)
     writer = AuditWriter(db, store)
     respond.dispatcher.subscribe(AuditRecorded, writer)
     respond.dispatcher.subscribe(IncidentOpened, writer.opened)
     respond.dispatcher.subscribe(AlertGrouped, lambda hook: writer(_grouped_hook(hook)))
+    warm_up(respond, store)
     return respond
 
 
@@ -376,6 +404,7 @@ __all__ = [
     "RespondService",
     "build_respond",
     "make_respond",
+    "smtp_relay",
     "soc_notifiers",
     "warm_up",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any, Literal
 
 import httpx
@@ -11,6 +13,28 @@ from mamori.respond.notify.base import Notification, Notifier, notifiers
 from mamori.respond.notify.webhook import encode, post_json
 
 ChatStyle = Literal["slack", "teams"]
+
+
+class _RedactSecretUrls(logging.Filter):
+    """Keeps incoming-webhook URLs (their path is the token) out of httpx's request log."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def add(self, url: str, shown: str) -> None:
+        with self._lock:
+            self.urls[url] = shown
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and self.urls:
+            record.args = tuple(self.urls.get(str(a), a) for a in record.args)
+        return True
+
+
+_REDACT = _RedactSecretUrls()
+logging.getLogger("httpx").addFilter(_REDACT)
 
 
 @notifiers.register
@@ -29,6 +53,7 @@ class ChatWebhookNotifier(Notifier):
             raise NotifyError(f"unknown chat style {style!r} (slack or teams)")
         self.url = url
         self.style = style
+        _REDACT.add(url, self.target)
         self.transport = transport
         self.timeout = timeout
 
@@ -61,13 +86,16 @@ class ChatWebhookNotifier(Notifier):
         }
 
     def send(self, notification: Notification) -> None:
-        post_json(
-            self.url,
-            encode(self.payload(notification)),
-            {},
-            transport=self.transport,
-            timeout=self.timeout,
-        )
+        try:
+            post_json(
+                self.url,
+                encode(self.payload(notification)),
+                {},
+                transport=self.transport,
+                timeout=self.timeout,
+            )
+        except NotifyError as exc:  # the URL carries the token: never into logs or records
+            raise NotifyError(str(exc).replace(self.url, self.target)) from None
 
 
 __all__ = ["ChatWebhookNotifier"]

@@ -18,7 +18,7 @@ from mamori.respond.notify.base import Notification
 
 JST = ZoneInfo("Asia/Tokyo")
 LANGUAGES = ("ja", "en")
-KINDS = ("incident_opened", "sla_breach", "page", "breach_reminder")
+KINDS = ("incident_opened", "sla_breach", "page", "breach_reminder", "channel_test")
 
 
 _ENV = jinja2.Environment(

@@ -109,13 +109,16 @@ class WebhookNotifier(Notifier):
     def send(self, notification: Notification) -> None:
         body = self.body(notification)
         ts = str(int(time.time()))
-        post_json(
-            self.url,
-            body,
-            {TIMESTAMP_HEADER: ts, SIGNATURE_HEADER: sign(self.secret, ts, body)},
-            transport=self.transport,
-            timeout=self.timeout,
-        )
+        try:
+            post_json(
+                self.url,
+                body,
+                {TIMESTAMP_HEADER: ts, SIGNATURE_HEADER: sign(self.secret, ts, body)},
+                transport=self.transport,
+                timeout=self.timeout,
+            )
+        except NotifyError as exc:  # a query string may carry a token: show the target only
+            raise NotifyError(str(exc).replace(self.url, self.target)) from None
 
 
 __all__ = [

@@ -7,7 +7,8 @@ hold these or the in-memory repositories; both pass the same protocol tests.
 * :class:`SqlIncidentRepo` — ``save`` is one ``UPDATE ... WHERE version = :seen``; a stale
   copy raises :class:`~mamori.respond.errors.ConflictError` (no lost update on either engine).
 * :class:`SqlAlertRepo` — ``fold`` is one ``UPDATE ... SET count = count + 1`` (an alert
-  storm stays one row).
+  storm stays one row); ``claim`` inserts a new record under the unique index
+  (dedup key, window bucket), so concurrent workers fold into one row.
 * :class:`SqlTenantDirectory` — the foundation ``tenants`` table (active tenants by slug).
 """
 
@@ -26,7 +27,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
-from sqlalchemy import Select, case, delete, select, update
+from sqlalchemy import Select, case, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -359,12 +360,65 @@ class SqlAlertRepo(_Repo):
             row = _get_row(s, RespondAlert, alert_id, f"alert {alert_id} not found")
             return _alert(row)
 
+    def claim(self, record: AlertRecord, bucket: int) -> str | None:
+        """Insert the record unless its (dedup key, bucket) has one: the unique index
+        ``uq_respond_alerts_dedup`` decides between concurrent workers (on PostgreSQL the
+        second insert waits for the first transaction, then fails and folds)."""
+        key = record.dedup_key[:128]
+        find = select(RespondAlert.id).where(
+            RespondAlert.dedup_key == key, RespondAlert.dedup_bucket == bucket
+        )
+        tenant_row = select(Tenant.id).where(Tenant.slug == record.tenant)
+        for _ in range(3):
+            try:
+                with self.db.engine.begin() as conn:  # Core: no ORM unit of work per alert
+                    tid = conn.execute(tenant_row).scalar()
+                    if tid is None:
+                        raise NotFoundError(f"tenant {record.tenant} not found")
+                    conn.execute(
+                        insert(RespondAlert).values(
+                            id=record.id,
+                            tenant_id=tid,
+                            dedup_bucket=bucket,
+                            **_alert_columns(record),
+                        )
+                    )
+                return None
+            except IntegrityError:
+                pass  # the slot is taken (or was, by a record deleted since): read its holder
+            with self._session() as s:
+                held = s.execute(find).first()
+            if held is not None:
+                return str(held[0])
+        raise ConflictError(f"cannot claim the dedup slot of alert {record.id}; retry")
+
+    def assign(self, alert_id: str, incident_id: str) -> None:
+        stmt = (
+            update(RespondAlert)
+            .where(RespondAlert.id == alert_id)
+            .values(incident_id=incident_id)
+            .execution_options(synchronize_session=False)
+        )
+        with self.db.engine.begin() as conn:
+            if conn.execute(stmt).rowcount != 1:
+                raise NotFoundError(f"alert {alert_id} not found")
+
+    def release(self, alert_id: str) -> None:
+        with self._session() as s:
+            s.execute(delete(RespondAlert).where(RespondAlert.id == alert_id))
+
     def save(self, record: AlertRecord) -> None:
+        """Store changes (the incident an alert belongs to...). The fold counters
+        (count, first/last seen) are left alone: only :meth:`fold` moves them, so a save
+        racing a storm of duplicates loses none of them."""
+        columns = _alert_columns(record)
+        for owned_by_fold in ("count", "first_seen", "last_seen"):
+            columns.pop(owned_by_fold)
         with self._session() as s:
             result = s.execute(
                 update(RespondAlert)
                 .where(RespondAlert.id == record.id)
-                .values(**_alert_columns(record))
+                .values(**columns)
                 .execution_options(synchronize_session=False)
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -63,6 +65,11 @@ class RespondAlert(Base):
     unknown_host: Mapped[bool] = mapped_column(Boolean, default=False)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     sample: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: ``first_seen`` in whole dedup windows since the epoch: one row per key and bucket,
+    #: enforced by the database, so two workers never both open a record for one duplicate
+    dedup_bucket: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("uq_respond_alerts_dedup", "dedup_key", "dedup_bucket", unique=True),)
 
 
 class RespondRejectedAlert(Base):
@@ -163,6 +170,47 @@ class RespondBlob(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class RespondHost(Base):
+    """The per-tenant host inventory: hosts seen in alerts (or registered by hand)."""
+
+    __tablename__ = "respond_hosts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    tenant: Mapped[str] = mapped_column(String(63))
+    host: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(16), default="alert")
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    alert_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_incident_id: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (UniqueConstraint("tenant", "host", name="uq_respond_hosts_tenant_host"),)
+
+
+class RespondNotifyChannel(Base):
+    """A tenant's own notification channel. ``secret_enc`` is the Fernet-encrypted secret
+    (webhook HMAC key, chat incoming-webhook URL); it is never returned by the API."""
+
+    __tablename__ = "respond_notify_channels"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    tenant: Mapped[str] = mapped_column(String(63), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))
+    lang: Mapped[str] = mapped_column(String(8), default="ja")
+    min_severity: Mapped[str] = mapped_column(String(16), default="medium")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    secret_enc: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(150), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_respond_notify_channel_name"),)
+
+
 __all__ = [
     "RespondAction",
     "RespondAlert",
@@ -171,7 +219,9 @@ __all__ = [
     "RespondBreachTrack",
     "RespondCommand",
     "RespondDelivery",
+    "RespondHost",
     "RespondIncident",
+    "RespondNotifyChannel",
     "RespondPage",
     "RespondPlaybookRun",
     "RespondRejectedAlert",

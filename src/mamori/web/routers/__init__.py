@@ -37,6 +37,8 @@ ROUTER_MODULES: tuple[str, ...] = (
     "mamori.web.routers.guideline_ui",
     "mamori.web.routers.quarantine",
     "mamori.web.routers.incidents",
+    "mamori.web.routers.respond_channels",
+    "mamori.web.routers.respond_hosts",
     "mamori.web.routers.alerts",
     "mamori.web.routers.agent_commands",
     "mamori.web.routers.ingest",

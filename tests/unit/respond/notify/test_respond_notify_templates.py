@@ -52,6 +52,11 @@ def test_every_kind_renders(env, lang):
         "escalate_minutes": 10,
         "item": item,
         "incident_id": inc.id,
+        "channel": "情シス",
+        "kind": "email",
+        "min_severity": "high",
+        "sent_at": inc.created_at,
+        "actor": "sato",
     }
     for kind in KINDS:
         r = render(kind, lang, ctx)
