@@ -287,3 +287,16 @@ def test_release_host_rolls_back_to_isolation(runner, deps, incident_id, analyst
         runner.rollback(kill.id, analyst)
     bad = runner.request(incident_id, "kill_process", {}, analyst, approval="auto")
     assert "needs a pid or an image" in bad.message
+
+
+def test_notify_with_nobody_to_tell_says_so(env, deps, incident_id, analyst):
+    """No channel wants the incident: the step succeeds but never claims a message went out."""
+    deps.notify = lambda _incident, _params: None
+    r = ActionRunner(service=env.service, deps=deps, clock=env.clock)
+    try:
+        rec = r.request(incident_id, "notify", {"channel": "customer"}, analyst)
+        assert rec.status is ActionStatus.SUCCEEDED
+        assert rec.detail["delivered"] is False and rec.detail["channel"] == "customer"
+        assert "送信していません" in rec.message
+    finally:
+        r.close()

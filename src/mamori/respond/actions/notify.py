@@ -20,6 +20,15 @@ class NotifyAction(Action):
         if ctx.deps.notify is None:
             raise ActionError("no notification channels are configured")
         outcome = ctx.deps.notify(ctx.incident, dict(params))
+        if outcome is None:
+            # Nobody to tell (no channel, or none that wants this severity): say so on the
+            # timeline rather than claim a message went out.
+            channel = str(params.get("channel") or "soc")
+            return ActionResult(
+                ok=True,
+                message=f"通知先がないため送信していません（{channel}）",
+                detail={"delivered": False, "channel": channel, "reason": "no channel"},
+            )
         status = getattr(outcome, "status", "delivered")
         if status != "delivered":
             errors = getattr(outcome, "errors", [])
