@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mamori.bus.base import Bus
+from mamori.bus.batch import UnbatchingBus
 from mamori.config import Settings
 from mamori.errors import ConfigError
 
@@ -52,7 +53,9 @@ class DetectService:
             load_stream_rules, self.settings.rules_dirs, cache_dir=rule_cache_dir(self.settings)
         )
         engine = SigmaEngine(ruleset)
-        self.consumer = DetectionConsumer(self.bus, engine)
+        # events travel in batch envelopes (mamori.bus.batch); the consumer reads one
+        # event per delivery, and a batch is acked once all of its events are
+        self.consumer = DetectionConsumer(UnbatchingBus(self.bus), engine)
         await self.consumer.start()
 
     async def stop(self) -> None:

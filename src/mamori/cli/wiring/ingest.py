@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from mamori.bus import batch as envelopes
 from mamori.bus.base import Bus, BusFull, Delivery, Message, Subscription
 from mamori.bus.subjects import EVENTS_ALL, QUARANTINE_ALL, events_subject, quarantine_subject
 from mamori.bus.watermark import HighWaterBus
@@ -131,6 +132,9 @@ class StoreWriter:
                     }
                 )
                 continue
+            fields = dict(data)  # the event's own fields: everything but the envelope
+            for key in ENVELOPE_FIELDS:
+                fields.pop(key, None)
             rows.append(
                 {
                     "tenant_id": tenant_id,
@@ -140,7 +144,7 @@ class StoreWriter:
                     "host": data.get("host"),
                     "source": data.get("source") or "",
                     "data_type": data.get("data_type") or "",
-                    "fields": {k: v for k, v in data.items() if k not in ENVELOPE_FIELDS},
+                    "fields": fields,
                     "raw": raw,
                 }
             )
@@ -251,11 +255,14 @@ class _Consumer:
     async def handle(self, batch: list[Delivery]) -> None:
         raise NotImplementedError
 
+    async def _fetch(self, sub: Subscription, timeout: float) -> list[Delivery]:
+        return await sub.fetch(self.batch_size, timeout=timeout)
+
     async def run_once(self, timeout: float = 1.0) -> int:
         """One batch: fetch, handle, ack (or nak everything on failure). Returns its size."""
         if self._sub is None:
             self._sub = await self.bus.subscribe(self.subject, self.durable, ack_wait=self.ack_wait)
-        batch = await self._sub.fetch(self.batch_size, timeout=timeout)
+        batch = await self._fetch(self._sub, timeout)
         if not batch:
             return 0
         try:
@@ -270,7 +277,12 @@ class _Consumer:
             return 0
         for delivery in batch:
             await delivery.ack()
-        self.handled += len(batch)
+        size = self._size(batch)
+        self.handled += size
+        return size
+
+    def _size(self, batch: list[Delivery]) -> int:
+        """What a batch counts as in :attr:`handled` and :meth:`run_once` (messages)."""
         return len(batch)
 
     async def drain(self, idle: float = 0.3) -> int:
@@ -305,18 +317,32 @@ class _Consumer:
 
 
 class _CollectSink:
-    """Collects a batch's parser output as bus messages."""
+    """Collects a batch's parser output as bus messages.
+
+    Events go out as batch envelopes (:mod:`mamori.bus.batch`), one per subject and up to
+    ``MAX_ITEMS`` events each; quarantined records one per message.
+    """
 
     def __init__(self) -> None:
-        self.messages: list[Message] = []
+        self._events: dict[str, list[tuple[str, bytes]]] = {}
+        self._quarantined: list[Message] = []
         self.events = 0
         self.quarantined = 0
 
+    @property
+    def messages(self) -> list[Message]:
+        out: list[Message] = []
+        for subject, items in self._events.items():
+            out.extend(envelopes.pack(subject, items))
+        out.extend(self._quarantined)
+        return out
+
     def event(self, event: Event) -> None:
         subject = events_subject(event.tenant, event.source)
-        # a lone surrogate (JSON input may carry "\ud800") must not break the batch
-        data = event.to_json().encode("utf-8", "backslashreplace")
-        self.messages.append(Message(subject, data, event.id))
+        items = self._events.get(subject)
+        if items is None:
+            items = self._events[subject] = []
+        items.append((event.id, envelopes.dumps_line(event.to_dict())))
         self.events += 1
 
     def quarantine(self, item: Quarantined) -> None:
@@ -324,7 +350,7 @@ class _CollectSink:
         data = quarantined_to_dict(item)
         data["record_key"] = key
         body = json.dumps(data, ensure_ascii=False).encode("utf-8", "backslashreplace")
-        self.messages.append(Message(quarantine_subject(item.tenant, item.source), body, key))
+        self._quarantined.append(Message(quarantine_subject(item.tenant, item.source), body, key))
         self.quarantined += 1
 
     def warning(self, message: str) -> None:
@@ -363,17 +389,37 @@ class ParseConsumer(_Consumer):
             parse_record(record, self.parsers, sink)
         return sink
 
+    def _parse_and_pack(self, deliveries: list[Delivery]) -> tuple[list[Message], int]:
+        sink = self._parse(deliveries)
+        return sink.messages, sink.events
+
     async def handle(self, batch: list[Delivery]) -> None:
-        sink = await asyncio.to_thread(self._parse, batch)
-        if sink.messages:
-            await self.bus.publish_many(sink.messages)
-        self.events += sink.events
+        messages, events = await asyncio.to_thread(self._parse_and_pack, batch)
+        if messages:
+            await self.bus.publish_many(messages)
+        self.events += events
+
+
+def _item_count(message: Message) -> int:
+    """How many items a message carries (its count header for a batch envelope)."""
+    if not envelopes.is_batch(message):
+        return 1
+    count = message.headers.get(envelopes.COUNT_HEADER, "")
+    return int(count) if count.isdigit() else len(envelopes.items_of(message))
 
 
 class StoreConsumer(_Consumer):
     """Events or quarantined records from the bus into SQL; acks after the commit."""
 
-    def __init__(self, bus: Bus, db: Database, *, quarantine: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        db: Database,
+        *,
+        quarantine: bool = False,
+        max_items: int = 10_000,
+        **kwargs: Any,
+    ) -> None:
         subject, durable = (
             (QUARANTINE_ALL, STORE_QUARANTINE_DURABLE)
             if quarantine
@@ -382,20 +428,64 @@ class StoreConsumer(_Consumer):
         super().__init__(bus, subject, durable, **kwargs)
         self.name = f"store-{'quarantine' if quarantine else 'events'}"
         self.quarantine = quarantine
+        self.max_items = max_items
         self.writer = StoreWriter(db)
         self.stored = 0
         self.duplicates = 0
 
-    def _write(self, batch: list[Delivery]) -> WriteResult:
-        items: list[dict[str, Any]] = []
-        bad: list[dict[str, Any]] = []
+    async def _fetch(self, sub: Subscription, timeout: float) -> list[Delivery]:
+        """Up to ``batch_size`` messages holding at most about ``max_items`` items: batch
+        envelopes are taken one at a time once one came, so a transaction stays bounded."""
+        out: list[Delivery] = []
+        items = 0
+        batched = False
+        wait = timeout
+        while len(out) < self.batch_size and items < self.max_items:
+            want = 1 if batched else min(self.batch_size - len(out), self.max_items - items)
+            got = await sub.fetch(want, timeout=wait)
+            if not got:
+                break
+            wait = 0.0
+            for delivery in got:
+                batched = batched or envelopes.is_batch(delivery.message)
+                items += _item_count(delivery.message)
+            out.extend(got)
+        return out
+
+    def _size(self, batch: list[Delivery]) -> int:
+        """Items, not messages: a batch envelope counts as the events it holds."""
+        return sum(_item_count(d.message) for d in batch)
+
+    @staticmethod
+    def _items(batch: list[Delivery]) -> list[Message]:
+        """Every item of the batch as a message of its own (batch envelopes opened)."""
+        out: list[Message] = []
         for delivery in batch:
             message = delivery.message
+            if not envelopes.is_batch(message):
+                out.append(message)
+                continue
+            out.extend(
+                Message(message.subject, item, f"{message.msg_id}:{i}")
+                for i, item in enumerate(envelopes.items_of(message))
+            )
+        return out
+
+    def _write(self, batch: list[Delivery]) -> WriteResult:
+        """Write the items of ``batch`` in one transaction (the caller acks after)."""
+        return self._write_items(self._items(batch))
+
+    def _write_items(self, messages: list[Message]) -> WriteResult:
+        items: list[dict[str, Any]] = []
+        bad: list[dict[str, Any]] = []
+        loads = envelopes.loads
+        key_field = "record_key" if self.quarantine else "event_id"
+        for message in messages:
             try:
-                data = json.loads(message.data)
+                data = loads(message.data)
                 if not isinstance(data, dict):
                     raise ValueError("not a JSON object")
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 bad.append(
                     {
                         "record_key": _record_key("bus", message.msg_id, message.data),
@@ -406,36 +496,34 @@ class StoreConsumer(_Consumer):
                     }
                 )
                 continue
-            if self.quarantine:
-                data.setdefault("record_key", message.msg_id)
-            else:
-                data.setdefault("event_id", message.msg_id)
+            if not data.get(key_field):
+                data[key_field] = message.msg_id
             items.append(data)
         if self.quarantine:
             return self.writer.write([], items + bad)
         return self.writer.write(items, bad)
 
     def _write_or_isolate(self, batch: list[Delivery]) -> WriteResult:
-        """Write the batch; if the store refuses it, write its messages one by one and
-        quarantine those the store refuses on their own (so one bad message cannot block
+        """Write the batch; if the store refuses it, write its items one by one and
+        quarantine those the store refuses on their own (so one bad item cannot block
         the pipeline). When even the quarantine write fails the store is down: raise."""
+        messages = self._items(batch)
         try:
-            return self._write(batch)
+            return self._write_items(messages)
         except Exception as exc:
-            if len(batch) == 1 and batch[0].num_delivered < 3:
+            if len(messages) == 1 and batch[0].num_delivered < 3:
                 raise
             log.warning("%s: batch refused (%s); writing one by one", self.name, exc)
         total = WriteResult()
-        for delivery in batch:
+        for message in messages:
             try:
-                part = self._write([delivery])
+                part = self._write_items([message])
             except Exception as exc:
-                message = delivery.message
                 part = self.writer.write(
                     [],
                     [
                         {
-                            "record_key": _record_key("refused", message.msg_id),
+                            "record_key": _record_key("refused", message.msg_id, message.data),
                             "source": "store",
                             "reason": f"the store refused this message: {type(exc).__name__}:"
                             f" {str(exc)[:300]}",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -87,6 +88,18 @@ def _sqlite_time(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+_ORJSON_OPTS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _json_text(value: Any) -> str:
+    """JSON text of an event's fields (orjson; ``json`` for what orjson refuses), with
+    ``str()`` for values JSON has no type for, as the ORM's JSON column would write."""
+    try:
+        return orjson.dumps(value, default=str, option=_ORJSON_OPTS).decode("utf-8")
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(value, default=str)
+
+
 def _insert_events_sqlite(session: Session, values: list[dict[str, Any]]) -> int:
     """The hot path of the store on SQLite: one ``executemany`` in the driver.
 
@@ -95,18 +108,25 @@ def _insert_events_sqlite(session: Session, values: list[dict[str, Any]]) -> int
     """
     raw_conn = session.connection().connection.dbapi_connection
     assert raw_conn is not None  # noqa: S101 - an open session has a connection
-    dumps = json.dumps
+    times: dict[datetime, str] = {}  # events of a batch share few distinct times
+
+    def as_text(value: datetime) -> str:
+        text = times.get(value)
+        if text is None:
+            text = times[value] = _sqlite_time(value)
+        return text
+
     params = [
         (
             v["tenant_id"],
             v["event_id"],
-            _sqlite_time(v["ts"]),
+            as_text(v["ts"]),
             v["host"],
             v["source"],
             v["data_type"],
-            dumps(v["fields"], default=str),
+            _json_text(v["fields"]),
             v["raw"],
-            _sqlite_time(v["received_at"]),
+            as_text(v["received_at"]),
         )
         for v in values
     ]
