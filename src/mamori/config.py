@@ -164,6 +164,12 @@ class Settings(BaseSettings):
     retention_interval: float = Field(
         default=3600.0, ge=0, description="Seconds between retention purges; 0 switches off"
     )
+    quarantine_retention_days: int = Field(
+        default=180,
+        gt=0,
+        description="Days quarantined records that belong to no tenant (unknown tenant, a"
+        " bus message no one could read) are kept before the retention job purges them",
+    )
 
     @field_validator("default_language")
     @classmethod

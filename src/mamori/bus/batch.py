@@ -222,10 +222,13 @@ class UnbatchingSubscription:
         want = max(1, max_messages)
         if not self._buffer:
             batched = False
+            first = True
             wait = timeout
             while len(self._buffer) < want:
-                # once batches come, take one message at a time so the buffer stays small
-                n = 1 if batched else want - len(self._buffer)
+                # one message first, and one at a time once batches come, so the buffer
+                # stays small (a fetch of many envelopes would hold hundreds of times more)
+                n = 1 if batched or first else want - len(self._buffer)
+                first = False
                 got = await self._inner.fetch(n, timeout=wait)
                 if not got:
                     break

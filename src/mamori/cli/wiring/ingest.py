@@ -441,7 +441,11 @@ class StoreConsumer(_Consumer):
         batched = False
         wait = timeout
         while len(out) < self.batch_size and items < self.max_items:
-            want = 1 if batched else min(self.batch_size - len(out), self.max_items - items)
+            # one message first: only once it is known not to be a batch envelope may a
+            # fetch take many (a batch of envelopes would be hundreds of times bigger)
+            want = (
+                1 if batched or not out else min(self.batch_size - len(out), self.max_items - items)
+            )
             got = await sub.fetch(want, timeout=wait)
             if not got:
                 break
@@ -612,32 +616,47 @@ class SyslogService:
 
 
 class RetentionJob:
-    """Every ``interval`` seconds: delete what each tenant's retention no longer covers.
+    """Every ``interval`` seconds: delete what each tenant's retention no longer covers,
+    and the quarantined records of no tenant older than ``unattributed_days``.
 
     Each purge that removed rows is written to the audit log (``events.purge``) with the
-    counts and the cutoff.
+    counts and the cutoff; the purge of records without a tenant has target
+    ``quarantine:unattributed`` and no tenant.
     """
 
     name = "retention"
 
-    def __init__(self, db: Database, *, interval: float = 3600.0, first_delay: float = 30.0):
+    def __init__(
+        self,
+        db: Database,
+        *,
+        interval: float = 3600.0,
+        first_delay: float = 30.0,
+        unattributed_days: int = repo.DEFAULT_UNATTRIBUTED_DAYS,
+    ):
         self.db = db
         self.interval = interval
         self.first_delay = first_delay
+        self.unattributed_days = unattributed_days
         self.runs = 0
         self._task: asyncio.Task[None] | None = None
 
     def run_once(self, now: datetime | None = None) -> list[repo.PurgeResult]:
-        """Purge now; returns what was removed per tenant."""
+        """Purge now; returns what was removed per tenant (``tenant_id=None``: records
+        that belong to no tenant)."""
         with self.db.session() as session:
-            results = repo.purge_expired(session, now=now)
+            results = repo.purge_expired(session, now=now, unattributed_days=self.unattributed_days)
             for r in results:
                 audit.record(
                     session,
                     action="events.purge",
                     actor=RETENTION_ACTOR,
                     tenant_id=r.tenant_id,
-                    target=f"tenant:{r.tenant_id}",
+                    target=(
+                        f"tenant:{r.tenant_id}"
+                        if r.tenant_id is not None
+                        else "quarantine:unattributed"
+                    ),
                     detail={
                         "events": r.events,
                         "quarantined": r.quarantined,
@@ -657,7 +676,7 @@ class RetentionJob:
                         "retention: purged %d events, %d quarantined of %s",
                         r.events,
                         r.quarantined,
-                        r.slug,
+                        r.slug or "no tenant",
                     )
             except Exception:
                 log.exception("retention purge failed; trying again later")
@@ -709,7 +728,11 @@ def make_retention_job(ctx: ServiceContext) -> RetentionJob | None:
     """The retention purge (``up`` only, so that several workers do not race)."""
     if ctx.role == "worker" or ctx.settings.retention_interval <= 0:
         return None
-    return RetentionJob(ctx.db, interval=ctx.settings.retention_interval)
+    return RetentionJob(
+        ctx.db,
+        interval=ctx.settings.retention_interval,
+        unattributed_days=ctx.settings.quarantine_retention_days,
+    )
 
 
 __all__ = [
