@@ -4,12 +4,22 @@
 
 * :class:`ParseConsumer` - raw records (``mamori.raw.>``, durable ``ingest-parser``) are
   parsed and the events / quarantined records published on ``mamori.events.<t>.<s>`` /
-  ``mamori.quarantine.<t>.<s>``; the raw records are acked only once those are stored;
+  ``mamori.quarantine.<t>.<s>``; the raw records are acked only once those are stored.
+  Events travel in batch envelopes (:mod:`mamori.bus.batch`, up to 500 per message);
+  single-event messages (scan verdicts) stay readable by every consumer;
 * :class:`StoreConsumer` - events (durable ``store``) and quarantined records (durable
   ``store-quarantine``) are written to SQL in batches and acked only after the commit;
   the insert ignores ids already stored, so redeliveries are stored once;
 * :class:`SyslogService` - the syslog listener (``up`` only, off until a port is set);
-* :class:`RetentionJob` - purges each tenant's events older than its retention.
+* :class:`RetentionJob` - purges each tenant's events older than its retention, and
+  quarantined records of no tenant after ``MAMORI_QUARANTINE_RETENTION_DAYS``.
+
+Using more than one core: with ``MAMORI_INGEST_WORKER_PROCESSES=1`` (the default) a
+:class:`PipelineWorker` child process parses the raw records and writes their events to
+SQL before the parent publishes them (write-through: the envelopes carry
+:data:`STORED_HEADER` and the store consumer acks them without writing); with ``2`` one
+process parses and another writes; with ``0`` everything runs in the main process. The
+bus and every ack stay in the main process, so the crash rules do not change.
 
 :class:`StoreWriter` / :class:`StoreEventSink` are the same storage path for callers
 outside the bus (``mamori ingest`` without ``-o``).
