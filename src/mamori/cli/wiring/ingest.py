@@ -310,6 +310,8 @@ class _Consumer:
         self.failures = 0
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
+        self._extra: list[asyncio.Task[None]] = []
+        self.loops = 1  # fetch -> handle -> ack loops run by start()
         self._stop = asyncio.Event()
 
     async def handle(self, batch: list[Delivery]) -> None:
@@ -369,12 +371,21 @@ class _Consumer:
         self._stop.clear()
         self._sub = await self.bus.subscribe(self.subject, self.durable, ack_wait=self.ack_wait)
         self._task = asyncio.create_task(self._run(), name=f"mamori-{self.name}")
+        # more loops on the same subscription (each takes other messages): while one
+        # publishes its batch, the next batch is already being worked on
+        self._extra = [
+            asyncio.create_task(self._run(), name=f"mamori-{self.name}-{i}")
+            for i in range(1, self.loops)
+        ]
 
     async def stop(self) -> None:
         self._stop.set()
         if self._task is not None:
             await self._task
             self._task = None
+        for task in self._extra:
+            await task
+        self._extra = []
         if self._sub is not None:
             with contextlib.suppress(MamoriError):
                 await self._sub.close()
@@ -449,11 +460,13 @@ class ParseConsumer(_Consumer):
     ) -> None:
         # a raw record may hold hundreds of lines (bulk intake chunks): small batches keep
         # memory flat and let the store start on the first events early
-        kwargs.setdefault("batch_size", 50)
+        kwargs.setdefault("batch_size", 50 if worker is None else 20)
         super().__init__(bus, RAW_SUBJECTS, RAW_DURABLE, **kwargs)
         self.config = config
         self.parsers = ParserCache(config)
         self.worker = worker  # parse in this process when None
+        if worker is not None:
+            self.loops = 2  # keep the worker process busy while a batch is published
         self.events = 0
 
     def _parse(self, batch: list[Delivery]) -> _CollectSink:
