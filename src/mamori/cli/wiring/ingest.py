@@ -469,6 +469,31 @@ class ParseConsumer(_Consumer):
             self.loops = 2  # keep the worker process busy while a batch is published
         self.events = 0
 
+    #: With a worker process a batch is bounded by its bytes rather than its count: raw
+    #: records are single syslog lines (~100 bytes) or bulk chunks (up to 512 KiB).
+    max_batch_bytes = 2 * 1024 * 1024
+    max_batch_messages = 2000
+
+    async def _fetch(self, sub: Subscription, timeout: float) -> list[Delivery]:
+        if self.worker is None:
+            return await sub.fetch(self.batch_size, timeout=timeout)
+        out: list[Delivery] = []
+        size = 0
+        wait = timeout
+        while len(out) < self.max_batch_messages and size < self.max_batch_bytes:
+            if out:  # as many more as the bytes so far say will fit
+                room = (self.max_batch_bytes - size) * len(out) // max(size, 1)
+                want = max(1, min(self.max_batch_messages - len(out), room))
+            else:
+                want = 1
+            got = await sub.fetch(want, timeout=wait)
+            if not got:
+                break
+            wait = 0.0
+            out.extend(got)
+            size += sum(len(d.message.data) for d in got)
+        return out
+
     def _parse(self, batch: list[Delivery]) -> _CollectSink:
         return parse_messages([d.message for d in batch], self.parsers)
 
