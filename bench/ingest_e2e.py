@@ -17,6 +17,7 @@ Run: ``.venv/bin/python bench/ingest_e2e.py [--events 200000] [--per-request 500
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -45,6 +46,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+WORKER_PROCESSES = 1  # --worker-processes
+
+
 def prepare(data_dir: Path) -> str:
     data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(f"sqlite:///{data_dir / 'mamori.db'}")
@@ -63,6 +67,7 @@ class Server:
         self.syslog_port = syslog_port
         self.proc: subprocess.Popen[bytes] | None = None
         self.peak_rss_kb = 0
+        self.child_peak_rss_kb = 0
         self._sampler: threading.Thread | None = None
 
     @property
@@ -77,6 +82,7 @@ class Server:
                 "MAMORI_FAST_PASSWORD_HASHING": "1",
                 "MAMORI_ADMIN_PASSWORD": "bench-password-1234",
                 "MAMORI_RETENTION_INTERVAL": "0",
+                "MAMORI_INGEST_WORKER_PROCESSES": str(WORKER_PROCESSES),
             }
         )
         if self.syslog_port:
@@ -111,6 +117,31 @@ class Server:
             if line.startswith("VmHWM:"):
                 self.peak_rss_kb = max(self.peak_rss_kb, int(line.split()[1]))
         return self.peak_rss_kb
+
+    def cpu(self) -> tuple[float, float]:
+        """CPU seconds (user + system) of the server process and of its child processes
+        (the pipeline worker), as far as they run now."""
+        assert self.proc is not None
+        tick = os.sysconf("SC_CLK_TCK")
+
+        def seconds(pid: int) -> float:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                return 0.0
+            return (int(fields[11]) + int(fields[12])) / tick
+
+        children: list[int] = []
+        for task in Path(f"/proc/{self.proc.pid}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                children += [int(x) for x in task.read_text().split()]
+        for pid in children:
+            with contextlib.suppress(OSError):
+                status = Path(f"/proc/{pid}/status").read_text()
+                for line in status.splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.child_peak_rss_kb = max(self.child_peak_rss_kb, int(line.split()[1]))
+        return seconds(self.proc.pid), sum(seconds(pid) for pid in children)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -171,6 +202,7 @@ def wait_stored(data_dir: Path, want: int, timeout: float, server: Server) -> fl
     deadline = time.monotonic() + timeout
     while True:
         server.rss_kb()
+        server.cpu()
         if stored(data_dir) >= want:
             return time.monotonic()
         if time.monotonic() > deadline:
@@ -196,12 +228,14 @@ def bench_http(root: Path, total: int, per_request: int, clients: int) -> None:
     retries: list[int] = []
     try:
         with httpx.Client(base_url=server.base) as client:
+            cpu0 = server.cpu()
             started = time.monotonic()
             with ThreadPoolExecutor(clients) as pool:
                 ok = list(pool.map(lambda b: post(client, token, b, retries), bodies))
             acked = time.monotonic()
         assert all(ok)
         done = wait_stored(data_dir, total, 600, server)
+        cpu1 = server.cpu()
     finally:
         server.stop()
     assert stored(data_dir) == total, "events lost or duplicated"
@@ -211,7 +245,21 @@ def bench_http(root: Path, total: int, per_request: int, clients: int) -> None:
     print(f"  acknowledged (durably queued): {total / (acked - started):,.0f} events/s")
     print(f"  stored in SQLite (end to end): {total / (done - started):,.0f} events/s")
     print(f"  429/503 answers retried: {len(retries)}; stored exactly {stored(data_dir)}")
-    print(f"  server peak RSS: {server.peak_rss_kb / 1024:,.0f} MB")
+    print_resources(server, cpu0, cpu1, total)
+
+
+def print_resources(
+    server: Server, cpu0: tuple[float, float], cpu1: tuple[float, float], total: int
+) -> None:
+    main, child = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
+    print(
+        f"  server CPU: {main:.1f} s main process + {child:.1f} s worker process"
+        f" = {(main + child) / total * 1e6:.0f} us/event"
+    )
+    print(
+        f"  server peak RSS: {server.peak_rss_kb / 1024:,.0f} MB main process,"
+        f" {server.child_peak_rss_kb / 1024:,.0f} MB worker process"
+    )
 
 
 def bench_syslog(root: Path, total: int) -> None:
@@ -226,21 +274,21 @@ def bench_syslog(root: Path, total: int) -> None:
         for i in range(total)
     ]
     try:
+        cpu0 = server.cpu()
         started = time.monotonic()
         with socket.create_connection(("127.0.0.1", server.syslog_port)) as conn:
             for i in range(0, total, 2000):
                 conn.sendall(b"".join(lines[i : i + 2000]))
         sent = time.monotonic()
         done = wait_stored(data_dir, total, 600, server)
+        cpu1 = server.cpu()
     finally:
         server.stop()
     print(f"syslog TCP: {total} lines on one connection")
     print(f"  read by the listener: {total / (sent - started):,.0f} events/s")
     print(f"  stored in SQLite (end to end): {total / (done - started):,.0f} events/s")
-    print(
-        f"  stored {stored(data_dir)} (lost {total - stored(data_dir)}); peak RSS"
-        f" {server.peak_rss_kb / 1024:,.0f} MB"
-    )
+    print(f"  stored {stored(data_dir)} (lost {total - stored(data_dir)})")
+    print_resources(server, cpu0, cpu1, total)
 
 
 def seq_counts(data_dir: Path) -> dict[int, int]:
@@ -326,9 +374,20 @@ def main() -> None:
     parser.add_argument("--crash-events", type=int, default=100_000)
     parser.add_argument("--only", choices=("http", "syslog", "crash"))
     parser.add_argument("--keep", action="store_true", help="keep the data directories")
+    parser.add_argument(
+        "--worker-processes",
+        type=int,
+        default=1,
+        help="MAMORI_INGEST_WORKER_PROCESSES of the server (0, 1 or 2)",
+    )
     args = parser.parse_args()
+    global WORKER_PROCESSES
+    WORKER_PROCESSES = args.worker_processes
     with workdir(args.keep) as root:
-        print(f"machine: {os.cpu_count()} CPUs; data in {root}")
+        print(
+            f"machine: {os.cpu_count()} CPUs; data in {root};"
+            f" MAMORI_INGEST_WORKER_PROCESSES={WORKER_PROCESSES}"
+        )
         if args.only in (None, "http"):
             bench_http(root, args.events, args.per_request, args.clients)
         if args.only in (None, "syslog"):

@@ -185,6 +185,20 @@ class Settings(BaseSettings):
     retention_interval: float = Field(
         default=3600.0, ge=0, description="Seconds between retention purges; 0 switches off"
     )
+    ingest_worker_processes: int = Field(
+        default=1,
+        ge=0,
+        le=2,
+        description="Child processes of mamori up / mamori worker that parse raw records and"
+        " write events to the database, so the pipeline uses more than one CPU core: 0 (all"
+        " in the main process), 1 (one for both) or 2 (one for parsing, one for writing)",
+    )
+    quarantine_retention_days: int = Field(
+        default=180,
+        gt=0,
+        description="Days quarantined records that belong to no tenant (unknown tenant, a"
+        " bus message no one could read) are kept before the retention job purges them",
+    )
     # --- service (onboarding); invitations go through the respond_smtp_* relay ---
     service_invite_hours: int = Field(
         default=72,

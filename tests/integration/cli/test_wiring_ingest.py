@@ -151,6 +151,33 @@ def test_retention_job_purges_and_audits(db, world):
         )
 
 
+def test_retention_job_purges_records_of_no_tenant_with_the_configured_retention(
+    db, world, settings
+):
+    now = datetime.now(UTC)
+    with db.session() as s:
+        repo.insert_quarantined(
+            s,
+            rows=[
+                {"tenant_id": None, "record_key": "ghost-old", "received_at": now - timedelta(8)},
+                {"tenant_id": None, "record_key": "ghost-new", "received_at": now - timedelta(6)},
+            ],
+        )
+    settings.quarantine_retention_days = 7
+    settings.retention_interval = 3600
+    job = wiring.make_retention_job(_ctx(settings, db))
+    assert isinstance(job, wiring.RetentionJob) and job.unattributed_days == 7
+    (result,) = job.run_once()
+    assert (result.tenant_id, result.quarantined) == (None, 1)
+    with db.session() as s:
+        assert list(s.scalars(select(QuarantinedRecord.record_key))) == ["ghost-new"]
+        (entry,) = [e for e in audit.list_entries(s) if e.action == "events.purge"]
+        assert entry.tenant_id is None and entry.target == "quarantine:unattributed"
+        assert entry.detail["quarantined"] == 1
+        assert audit.verify(s).ok
+    assert job.run_once() == []
+
+
 async def test_retention_job_runs_in_the_background(db, world):
     import asyncio
 

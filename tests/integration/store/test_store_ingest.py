@@ -156,3 +156,32 @@ def test_purge_removes_what_each_tenants_retention_no_covers(store_db):
         assert left == ["ev-2", "ev-3"]
         assert list(s.scalars(select(QuarantinedRecord.record_key))) == ["q2"]
         assert repo.purge_expired(s, now=now) == []
+
+
+def test_quarantined_records_of_no_tenant_are_purged_after_their_own_retention(store_db):
+    a, _b = store_db.ids
+    now = T0 + timedelta(days=400)
+    with store_db.session() as s:
+        repo.insert_quarantined(
+            s,
+            rows=[
+                # no tenant (an unknown tenant's events, unreadable bus messages)
+                {"tenant_id": None, "record_key": "o-old", "received_at": now - timedelta(61)},
+                {"tenant_id": None, "record_key": "o-new", "received_at": now - timedelta(59)},
+                {"tenant_id": a, "record_key": "a-new", "received_at": now - timedelta(1)},
+            ],
+        )
+    with store_db.session() as s:
+        results = repo.purge_expired(s, now=now, batch=1, unattributed_days=60)
+    (orphans,) = results
+    assert (orphans.tenant_id, orphans.events, orphans.quarantined) == (None, 0, 1)
+    assert orphans.cutoff == now - timedelta(days=60)
+    with store_db.session() as s:
+        left = sorted(s.scalars(select(QuarantinedRecord.record_key)))
+        assert left == ["a-new", "o-new"]
+        # the default keeps them 180 days
+        assert repo.purge_expired(s, now=now) == []
+        later = repo.purge_expired(s, now=now + timedelta(days=130))
+        assert [r.quarantined for r in later if r.tenant_id is None] == [1]
+        with pytest.raises(ValidationError):
+            repo.purge_expired(s, now=now, unattributed_days=0)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mamori.bus.base import Bus
+from mamori.bus.batch import UnbatchingBus
 from mamori.config import Settings
 from mamori.errors import ConfigError
 
@@ -93,8 +94,10 @@ class DetectService:
             placeholders=stream_placeholders(self.settings),
         )
         engine = SigmaEngine(ruleset)
+        # events travel in batch envelopes (mamori.bus.batch); the consumer reads one
+        # event per delivery, and a batch is acked once all of its events are
         self.consumer = DetectionConsumer(
-            self.bus, engine, state_path=correlation_state_path(self.settings)
+            UnbatchingBus(self.bus), engine, state_path=correlation_state_path(self.settings)
         )
         await self.consumer.start()
 

@@ -16,8 +16,11 @@ A line that is not JSON, or JSON that is not an object, is quarantined with the 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, tzinfo
 from typing import Any, ClassVar
+
+import orjson
 
 from mamori.errors import ParseError
 from mamori.ingest.base import ParseContext, parsers
@@ -28,6 +31,7 @@ from mamori.model import ENVELOPE_FIELDS, Event
 TIMESTAMP_FIELDS = ("@timestamp", "timestamp", "time", "ts", "date", "eventTime")
 HOST_FIELDS = ("host", "hostname", "host.name", "host.hostname", "computer_name")
 MAX_DEPTH = 32
+_LONG_DIGITS = re.compile(r"\d{19}")
 
 
 def _clean(text: str) -> str:
@@ -46,22 +50,45 @@ def _clean_value(value: Any) -> Any:
 
 
 def flatten(
-    obj: dict[str, Any], prefix: str = "", out: dict[str, Any] | None = None, depth: int = 0
+    obj: dict[str, Any],
+    prefix: str = "",
+    out: dict[str, Any] | None = None,
+    depth: int = 0,
+    *,
+    clean: bool = True,
 ) -> dict[str, Any]:
-    """Nested objects to dotted keys; lists stay values. Depth beyond 32 is kept as JSON text."""
+    """Nested objects to dotted keys; lists stay values. Depth beyond 32 is kept as JSON text.
+
+    ``clean=False`` skips the NUL clean-up, for objects known to hold no NUL character.
+    """
     out = {} if out is None else out
     for key, value in obj.items():
-        name = _clean(f"{prefix}{key}")
-        if isinstance(value, str | list):
-            value = _clean_value(value)
+        if clean:
+            name = _clean(f"{prefix}{key}")
+            if isinstance(value, str | list):
+                value = _clean_value(value)
+        else:
+            name = f"{prefix}{key}" if prefix else key
         if isinstance(value, dict) and value:
             if depth >= MAX_DEPTH:
                 out[name] = json.dumps(value, ensure_ascii=False)
             else:
-                flatten(value, f"{name}.", out, depth + 1)
+                flatten(value, f"{name}.", out, depth + 1, clean=clean)
         else:
             out[name] = value
     return out
+
+
+def _loads(line: str) -> Any:
+    """The JSON value of a line: orjson, and ``json`` for what orjson refuses (lone
+    surrogate escapes, ``NaN``) or reads differently (integers beyond 64 bits, which
+    orjson turns into floats)."""
+    if _LONG_DIGITS.search(line):
+        return json.loads(line)
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)
 
 
 @parsers.register
@@ -101,14 +128,15 @@ class JsonLinesParser(LineParser):
 
     def parse_line(self, line: str, context: ParseContext, lineno: int) -> Event | None:
         try:
-            value = json.loads(line)
+            value = _loads(line)
         except ValueError as exc:
             raise ParseError(f"invalid JSON: {exc}") from None
         except RecursionError:
             raise ParseError("invalid JSON: nested too deeply") from None
         if not isinstance(value, dict):
             raise ParseError(f"JSON value is not an object (got {type(value).__name__})")
-        flat = flatten(value)
+        # JSON text holds a NUL only as the escape \u0000 (a raw one is invalid JSON)
+        flat = flatten(value, clean="\\u0000" in line)
         fields: dict[str, Any] = {}
         for key, item in flat.items():
             target = self.mapping.get(key, key)

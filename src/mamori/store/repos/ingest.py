@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -87,6 +88,20 @@ def _sqlite_time(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+_ORJSON_OPTS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _json_text(value: Any) -> str:
+    """JSON text of an event's fields exactly as ``json.dumps(value, default=str)`` means
+    it: ASCII with ``\\uXXXX`` escapes (field search names keys in that form, see
+    :func:`_json_key`). orjson writes it when the text is ASCII anyway (most logs)."""
+    try:
+        out = orjson.dumps(value, default=str, option=_ORJSON_OPTS)
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(value, default=str)
+    return out.decode("ascii") if out.isascii() else json.dumps(value, default=str)
+
+
 def _insert_events_sqlite(session: Session, values: list[dict[str, Any]]) -> int:
     """The hot path of the store on SQLite: one ``executemany`` in the driver.
 
@@ -95,18 +110,25 @@ def _insert_events_sqlite(session: Session, values: list[dict[str, Any]]) -> int
     """
     raw_conn = session.connection().connection.dbapi_connection
     assert raw_conn is not None  # noqa: S101 - an open session has a connection
-    dumps = json.dumps
+    times: dict[datetime, str] = {}  # events of a batch share few distinct times
+
+    def as_text(value: datetime) -> str:
+        text = times.get(value)
+        if text is None:
+            text = times[value] = _sqlite_time(value)
+        return text
+
     params = [
         (
             v["tenant_id"],
             v["event_id"],
-            _sqlite_time(v["ts"]),
+            as_text(v["ts"]),
             v["host"],
             v["source"],
             v["data_type"],
-            dumps(v["fields"], default=str),
+            _json_text(v["fields"]),
             v["raw"],
-            _sqlite_time(v["received_at"]),
+            as_text(v["received_at"]),
         )
         for v in values
     ]
@@ -390,21 +412,39 @@ def get_quarantined(
 
 @dataclass(frozen=True, slots=True)
 class PurgeResult:
-    tenant_id: int
+    """What one purge removed: per tenant, or (``tenant_id=None``) of the quarantined
+    records that belong to no tenant."""
+
+    tenant_id: int | None
     slug: str
     cutoff: datetime
     events: int
     quarantined: int
 
 
+#: Retention of quarantined records without a tenant when the caller names none.
+DEFAULT_UNATTRIBUTED_DAYS = 180
+
+
 def purge_expired(
-    session: Session, *, now: datetime | None = None, batch: int = 10_000
+    session: Session,
+    *,
+    now: datetime | None = None,
+    batch: int = 10_000,
+    unattributed_days: int = DEFAULT_UNATTRIBUTED_DAYS,
 ) -> list[PurgeResult]:
-    """Delete each tenant's events (and quarantined records) older than its retention.
+    """Delete each tenant's events (and quarantined records) older than its retention,
+    and the quarantined records of no tenant older than ``unattributed_days``.
 
     Deletes in batches of ``batch`` rows (committing is the caller's); returns one
-    result per tenant that lost rows.
+    result per tenant that lost rows, plus one with ``tenant_id=None`` when quarantined
+    records without a tenant were removed.
+
+    Raises:
+        ValidationError: ``unattributed_days`` is below one.
     """
+    if unattributed_days <= 0:
+        raise ValidationError("the retention of unattributed records must be at least one day")
     now = now or utcnow()
     results: list[PurgeResult] = []
     tenants = list(session.execute(select(Tenant.id, Tenant.slug, Tenant.retention_days)))
@@ -424,6 +464,15 @@ def purge_expired(
         )
         if events or quarantined:
             results.append(PurgeResult(tenant_id, slug, cutoff, events, quarantined))
+    cutoff = now - timedelta(days=unattributed_days)
+    orphans = _delete_batches(
+        session,
+        QuarantinedRecord,
+        (QuarantinedRecord.tenant_id.is_(None), QuarantinedRecord.received_at < cutoff),
+        batch,
+    )
+    if orphans:
+        results.append(PurgeResult(None, "", cutoff, 0, orphans))
     return results
 
 
@@ -442,6 +491,7 @@ def _delete_batches(session: Session, table: Any, where: tuple[Any, ...], batch:
 __all__ = [
     "MAX_PAGE",
     "EventQuery",
+    "DEFAULT_UNATTRIBUTED_DAYS",
     "PurgeResult",
     "count_events",
     "count_quarantined",

@@ -1,0 +1,1 @@
+from foundation_db import db, migrated_sqlite, settings, world  # noqa: F401
