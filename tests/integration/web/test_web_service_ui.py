@@ -12,7 +12,7 @@ from foundation_db import SECRET, csrf_of, login
 from mamori.service.onboarding import issue_form_token
 from mamori.store.repos import audit
 from mamori.store.repos import service as repo
-from mamori.web.routers import service as service_router
+from mamori.web.routers import service_ui as service_router
 
 INQUIRY = {
     "company": "株式会社みらい精機",

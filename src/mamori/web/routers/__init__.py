@@ -33,6 +33,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "mamori.web.routers.apikeys",
     "mamori.web.routers.audit",
     "mamori.web.routers.service",
+    "mamori.web.routers.service_ui",
     "mamori.web.routers.guideline",
     "mamori.web.routers.guideline_ui",
     "mamori.web.routers.quarantine",
