@@ -182,3 +182,32 @@ def test_api_pages_and_counts_come_from_the_index_in_scope(client, world, items)
     store.delete(a_web.id, actor="test")
     assert client.get("/api/v1/quarantine-stats").json()["counts"]["deleted"] == 1
     assert a_mail.id in client.get("/scans").text
+
+
+def test_scans_page_pages_through_every_item(client, world, items, monkeypatch):
+    from mamori.web.routers import quarantine as quarantine_router
+
+    store, a_mail, a_web, b_item = items
+    extra = [
+        store.put(f"p{n}".encode(), kind="http", name=f"page{n}.bin", tenant=world.tenant_a.slug)
+        for n in range(3)
+    ]
+    monkeypatch.setattr(quarantine_router, "UI_PAGE", 2)
+    login(client, "op-a")
+    seen: list[str] = []
+    url: str | None = "/scans"
+    pages = 0
+    while url is not None:
+        html = client.get(url).text
+        seen += re.findall(r'href="/scans/quarantine/([^"]+)"', html)
+        found = re.search(r'<a href="([^"]+)" rel="next">', html)
+        url = found.group(1).replace("&amp;", "&") if found else None
+        pages += 1
+    assert pages == 3
+    expected = [i.id for i in reversed([a_mail, a_web, *extra])]
+    assert seen == expected and b_item.id not in seen
+    back = client.get("/scans", params={"offset": 2}).text
+    assert 'href="/scans" rel="prev"' in back
+    assert client.get("/scans", params={"offset": -1}).status_code == 422
+    only = client.get("/scans", params={"status": "quarantined", "offset": 2}).text
+    assert 'href="/scans?status=quarantined&amp;offset=4" rel="next"' in only

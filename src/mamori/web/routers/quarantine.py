@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from sqlalchemy import func, select
@@ -61,7 +62,7 @@ def _next_hop(settings: Settings) -> NextHop:
     return NextHop(host=host.strip("[]") or "127.0.0.1", port=int(port), helo=helo)
 
 
-UI_PAGE = 500  # newest items on the list page; the API pages through all of them
+UI_PAGE = 100  # items per list page, newest first (``offset`` pages on)
 
 
 def _store(settings: Settings) -> QuarantineStore:
@@ -328,6 +329,11 @@ def api_stats(
 # --- UI ------------------------------------------------------------------------------
 
 
+def _page_url(query: dict[str, str], offset: int) -> str:
+    given = {**query, "offset": offset} if offset else query
+    return f"/scans?{urlencode(given)}" if given else "/scans"
+
+
 @router.get("/scans", include_in_schema=False)
 def scans_page(
     request: Request,
@@ -336,20 +342,28 @@ def scans_page(
     scope: TenantScopeDep,
     principal: CurrentPrincipal,
     status: Annotated[str | None, Query(max_length=20)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
-    """The quarantine list of the tenant(s) being looked at, with counts per status."""
+    """The quarantine list of the tenant(s) being looked at, with counts per status, one
+    page of ``UI_PAGE`` items at a time."""
     _require(principal, READERS, "read")
     if status and status not in STATUSES:
         status = None
-    shown = visible_items(session, settings, scope.ui_ids(), status or None, limit=UI_PAGE)
+    # one item more than a page tells whether a next page exists without counting
+    shown = visible_items(
+        session, settings, scope.ui_ids(), status or None, limit=UI_PAGE + 1, offset=offset
+    )
+    query = {"status": status} if status else {}
     return render(
         request,
         "scans.html",
         {
-            "items": [public(v) for v in shown],
+            "items": [public(v) for v in shown[:UI_PAGE]],
             "counts": visible_counts(session, settings, scope.ui_ids()),
             "statuses": STATUSES,
             "status": status or "",
+            "prev": _page_url(query, max(offset - UI_PAGE, 0)) if offset else None,
+            "next": _page_url(query, offset + UI_PAGE) if len(shown) > UI_PAGE else None,
         },
         principal=principal,
         scope=scope,
