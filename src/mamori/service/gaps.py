@@ -22,11 +22,11 @@ import builtins
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from mamori.errors import NotFoundError, ValidationError
+from mamori.errors import MamoriError, NotFoundError, ValidationError
 from mamori.guideline.assessment import Assessment, EvidenceRef, Status, framework_of
 from mamori.guideline.checksheet import ColumnMapping
 from mamori.guideline.loader import load_builtin
@@ -329,6 +329,11 @@ def gaps_from_checksheet_bytes(
         return gaps_from_checksheet(
             tmp, filename=Path(filename).name, framework=framework, mapping=mapping, actor=actor
         )
+    except MamoriError as exc:
+        # name the file the user sent, never the private temporary path
+        if exc.location is not None and exc.location.path == tmp:
+            exc.location = replace(exc.location, path=Path(filename).name)
+        raise
     finally:
         Path(tmp).unlink(missing_ok=True)
 

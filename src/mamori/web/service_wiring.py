@@ -38,6 +38,9 @@ from mamori.web.deps import (
     language_for,
 )
 
+#: Largest check sheet accepted with the meeting notes (the official sheet is ~100 KB).
+MAX_SHEET_BYTES = 10 * 1024 * 1024
+
 
 def lang_of(request: Request, principal: Principal | None) -> Lang:
     return check_lang(language_for(request, principal))
@@ -209,6 +212,7 @@ def send_invitation(
 
 
 __all__ = [
+    "MAX_SHEET_BYTES",
     "InviteOutcome",
     "StaffScope",
     "assign_operator",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import date, timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from foundation_db import login
 from mamori.store.repos import audit
 from mamori.store.repos import service as repo
 from mamori.store.tables import AuditLog, OnboardingCaseRow
-from tests.integration.service.helpers import open_case, store_assessment
+from tests.integration.service.helpers import filled_sheet, open_case, store_assessment
 
 API = "/api/v1/service/cases"
 TODAY = date.today()
@@ -117,7 +118,9 @@ def test_steps_keep_the_pages_validation_and_change_nothing_when_refused(client,
         ("meeting", {**MEETING, "devices": 0}, 422, "at least 1"),
         ("meeting", {**MEETING, "devices": "12"}, 422, None),  # strict JSON types
         ("meeting", {**MEETING, "gaps": [154]}, 422, "not guideline item numbers"),
-        ("meeting", {**MEETING, "gaps": [103], "assessment_id": "x"}, 422, "not both"),
+        ("meeting", {**MEETING, "gaps": [103], "assessment_id": "x"}, 422, "at most one"),
+        ("meeting", {**MEETING, "checksheet_base64": "@@not base64@@"}, 422, "not valid base64"),
+        ("meeting", {**MEETING, "checksheet_base64": ""}, 422, None),  # an empty file
         ("meeting", {**MEETING, "assessment_id": "nope"}, 404, "not found"),
         ("meeting", {**MEETING, "network_size": "huge"}, 422, None),
         ("meeting", {**MEETING, "surprise": 1}, 422, None),  # unknown fields refused
@@ -188,3 +191,31 @@ def test_tenant_b_case_and_assessment_are_out_of_reach(client, db, world):
     token = login(client, "op-zzbmarker")
     r = _post(client, token, f"{API}/{b_case}/meeting", {**MEETING, "assessment_id": b_assessment})
     assert r.status_code == 200 and r.json()["meeting"]["gaps"] == [103]
+
+
+def test_the_meeting_step_reads_the_gaps_from_an_uploaded_check_sheet(client, db, world, tmp_path):
+    """A prospect with no tenant yet: the consultant sends the filled sheet with the notes."""
+    sheet = filled_sheet(tmp_path / "sheet.xlsx", {103: "未対策", 142: "一部対策"})
+    encoded = base64.b64encode(sheet.read_bytes()).decode()
+    case_id = open_case(db)
+    token = login(client, "op-a")
+    body = {**MEETING, "checksheet_base64": encoded, "checksheet_filename": "みらい精機.xlsx"}
+    r = _post(client, token, f"{API}/{case_id}/meeting", body)
+    assert r.status_code == 200, r.text
+    meeting = r.json()["meeting"]
+    assert 103 in meeting["gaps"] and 142 in meeting["gaps"]
+    assert meeting["gap_set"]["source"] == "sheet"
+    assert meeting["gap_set"]["reference"] == "みらい精機.xlsx"
+    r = _post(client, token, f"{API}/{case_id}/proposal", {})
+    assert r.status_code == 200 and r.json()["proposal"]["course"] == "small-network"
+
+    other = open_case(db)
+    not_a_sheet = base64.b64encode(b"PK\x03\x04 not really a workbook").decode()
+    r = _post(
+        client, token, f"{API}/{other}/meeting", {**MEETING, "checksheet_base64": not_a_sheet}
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["detail"].startswith("checksheet.xlsx: not a readable .xlsx workbook")
+    assert "/tmp" not in r.text  # the private temporary path is not shown
+    with db.sessionmaker() as s:
+        assert repo.get_case(s, case_id=other).meeting is None

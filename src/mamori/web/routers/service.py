@@ -5,6 +5,8 @@ only; customers and API keys get 403). The pages are in :mod:`mamori.web.routers
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
@@ -23,7 +25,7 @@ from mamori.errors import (
 )
 from mamori.service import onboarding as flow
 from mamori.service.catalog import load_price_book
-from mamori.service.gaps import GapSet
+from mamori.service.gaps import GapSet, gaps_from_checksheet_bytes
 from mamori.service.insurance import calculate_claim, parse_claim
 from mamori.service.otasuketai import check_otasuketai
 from mamori.service.recommend import NetworkSize, load_gap_coverage, parse_gaps
@@ -55,6 +57,7 @@ from mamori.web.schemas.service import (
     QuoteStep,
 )
 from mamori.web.service_wiring import (
+    MAX_SHEET_BYTES,
     InviteOutcome,
     StaffScope,
     assign_operator,
@@ -217,13 +220,32 @@ def api_case_meeting(
     request: Request, case_id: int, body: MeetingStep, session: SessionDep, scope: StaffScope
 ) -> CaseDetail:
     """Record (or revise) the meeting notes; ``assessment_id`` reads the gaps from a stored
-    JAMA/JAPIA assessment of a tenant the caller may see."""
+    JAMA/JAPIA assessment of a tenant the caller may see, ``checksheet_base64`` from a filled
+    check sheet (read by the guideline area's importer)."""
     row = _api_case(session, scope, case_id)
+    given = [
+        name
+        for name in ("gaps", "assessment_id", "checksheet_base64")
+        if getattr(body, name) is not None
+    ]
+    if len(given) > 1:
+        raise ValidationError(
+            f"give at most one of gaps, assessment_id, checksheet_base64: {given}"
+        )
     gap_set: GapSet | None = None
     gaps: tuple[int, ...] | None = None
-    if body.assessment_id is not None:
-        if body.gaps is not None:
-            raise ValidationError("give either gaps or assessment_id, not both")
+    if body.checksheet_base64 is not None:
+        try:
+            sheet = base64.b64decode(body.checksheet_base64, validate=True)
+        except binascii.Error:
+            raise ValidationError("checksheet_base64 is not valid base64") from None
+        gap_set = gaps_from_checksheet_bytes(
+            sheet,
+            filename=body.checksheet_filename,
+            actor=scope.principal.name,
+            max_bytes=MAX_SHEET_BYTES,
+        )
+    elif body.assessment_id is not None:
         gap_set = repo.assessment_gaps(
             session, assessment_id=body.assessment_id, tenant_ids=scope.tenant_ids
         )

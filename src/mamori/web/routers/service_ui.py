@@ -57,6 +57,7 @@ from mamori.web.deps import (
     resolve_principal,
 )
 from mamori.web.service_wiring import (
+    MAX_SHEET_BYTES,
     InviteOutcome,
     StaffScope,
     assign_operator,
@@ -76,8 +77,6 @@ INQUIRY_PATH = "/inquiry"
 #: Inquiry submissions (accepted or refused) allowed per address and window.
 INQUIRY_LIMIT = 5
 INQUIRY_WINDOW = timedelta(hours=1)
-#: Largest check sheet accepted with the meeting notes (the official sheet is ~100 KB).
-MAX_SHEET_BYTES = 10 * 1024 * 1024
 
 
 def _now() -> datetime:

@@ -172,7 +172,8 @@ class _Step(BaseModel):
 
 class MeetingStep(_Step):
     """The meeting notes. Gaps are item numbers, or read from a stored JAMA/JAPIA
-    assessment (``assessment_id``, of a tenant the caller may see); not both."""
+    assessment (``assessment_id``, of a tenant the caller may see), or from a filled check
+    sheet (``checksheet_base64``: the .xlsx file, base64-encoded); at most one of them."""
 
     held_on: date
     attendees: list[str] = Field(min_length=1, max_length=50, examples=[["佐藤", "op-a"]])
@@ -181,6 +182,9 @@ class MeetingStep(_Step):
     network_size: Literal["none", "small", "large"] = "none"
     gaps: list[StrictInt | str] | None = Field(default=None, examples=[[103, 142]])
     assessment_id: str | None = Field(default=None, max_length=64)
+    #: the official sheet is ~100 KB; 10 MB of file is about 13.4 million base64 characters
+    checksheet_base64: str | None = Field(default=None, max_length=14_000_000)
+    checksheet_filename: str = Field(default="checksheet.xlsx", min_length=1, max_length=200)
 
 
 class ProposalStep(_Step):
