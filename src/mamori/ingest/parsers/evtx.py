@@ -290,6 +290,9 @@ class EvtxParser(Parser):
         default_host = context.host
         tenant_text = "" if tenant is None else tenant
         emit = sink.event
+        # A sink may turn records down by their fields before their Event is made (a hunt:
+        # those no rule can match); it then counts them itself.
+        wants = getattr(sink, "wants", None)
         sha256 = hashlib.sha256
         while True:
             try:
@@ -326,6 +329,8 @@ class EvtxParser(Parser):
                         tenant=tenant,
                     )
                 )
+                continue
+            if wants is not None and not wants(fields):
                 continue
             system_time = fields.get("SystemTime")
             ts = parse_timestamp(system_time) or parse_timestamp(record.get("timestamp"))
