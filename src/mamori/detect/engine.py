@@ -243,6 +243,8 @@ class SigmaEngine(Detector):
         self._buckets: OrderedDict[RouteKey, _Bucket] = OrderedDict()
         self._shared: dict[tuple[int, ...], _Bucket] = {}
         self._windows: dict[tuple[str, int], _Bucket] = {}  # (Channel, EventID) as parsed
+        # what wants() worked out for the fields it let through, for match() to go on with
+        self._prepared: tuple[dict[str, Any], _Bucket, str, Sequence[int]] | None = None
 
     @property
     def rule_count(self) -> int:
@@ -293,10 +295,47 @@ class SigmaEngine(Detector):
             self._buckets.popitem(last=False)
 
     # -- matching --------------------------------------------------------------------------
+    def wants(self, fields: dict[str, Any]) -> bool:
+        """Whether an event of these Windows fields can give an alert: False only when no
+        rule is a candidate for it (so the caller may skip making the :class:`Event`; it is
+        then counted as matched). True hands the work done to the next :meth:`match` of an
+        event with these very fields."""
+        channel = fields.get("Channel")
+        eid = fields.get("EventID")
+        if type(channel) is not str or type(eid) is not int:
+            return True
+        bucket = self._windows.get((channel, eid))
+        if bucket is None:  # a route not met yet: match() makes it
+            return True
+        if not bucket.empty:
+            haystack, candidates = self._candidates(bucket, fields)
+            if candidates:
+                self._prepared = (fields, bucket, haystack, candidates)
+                return True
+        self.stats.events += 1
+        return False
+
+    def _candidates(self, bucket: _Bucket, fields: dict[str, Any]) -> tuple[str, Sequence[int]]:
+        haystack = haystack_of(fields)
+        candidates: Sequence[int] = bucket.always
+        if bucket.automaton is not None:
+            # every rule whose literal occurs somewhere: one scan of the whole haystack
+            text = haystack if haystack.isascii() else fold(haystack)
+            hits = set(_chain(map(_second, bucket.automaton.iter(text))))
+            if hits:
+                hits.update(candidates)
+                candidates = sorted(hits)
+        return haystack, candidates
+
     def match(self, event: Event, *, source_file: str | None = None) -> list[Alert]:
         """Alerts for one event (detections, and correlations when not deferred)."""
         self.stats.events += 1
         fields = event.fields
+        prepared = self._prepared
+        if prepared is not None:
+            self._prepared = None
+            if prepared[0] is fields:
+                return self._evaluate(event, prepared[1], prepared[2], prepared[3], source_file)
         channel = fields.get("Channel")
         eid = fields.get("EventID")
         if type(channel) is str and type(eid) is int:  # Windows: skip building the route key
@@ -309,17 +348,20 @@ class SigmaEngine(Detector):
             bucket = self._bucket(_route_key(event))
         if bucket.empty:
             return []
-        haystack = haystack_of(fields)
-        candidates: Sequence[int] = bucket.always
-        if bucket.automaton is not None:
-            # every rule whose literal occurs somewhere: one scan of the whole haystack
-            text = haystack if haystack.isascii() else fold(haystack)
-            hits = set(_chain(map(_second, bucket.automaton.iter(text))))
-            if hits:
-                hits.update(candidates)
-                candidates = sorted(hits)
+        haystack, candidates = self._candidates(bucket, fields)
         if not candidates:  # most events: no rule to evaluate
             return []
+        return self._evaluate(event, bucket, haystack, candidates, source_file)
+
+    def _evaluate(
+        self,
+        event: Event,
+        bucket: _Bucket,
+        haystack: str,
+        candidates: Sequence[int],
+        source_file: str | None,
+    ) -> list[Alert]:
+        fields = event.fields
         lowered = lowered_of(fields, bucket.named)
         self.stats.candidates += len(candidates)
         alerts: list[Alert] = []

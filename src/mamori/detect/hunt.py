@@ -14,6 +14,7 @@ import gc
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import mamori.ingest.parsers  # noqa: F401 - activates the registered parsers
 from mamori.detect.engine import SigmaEngine
@@ -76,7 +77,15 @@ class _EngineSink:
         self.source_file = source_file
         self.events = 0
         self._match = engine.match
+        self._wants = engine.wants
         self._alerts = result.alerts
+
+    def wants(self, fields: dict[str, Any]) -> bool:
+        """Parsers that can ask (EVTX) skip making the events no rule can match."""
+        if self._wants(fields):
+            return True
+        self.events += 1
+        return False
 
     def event(self, event: Event) -> None:
         self.events += 1

@@ -255,3 +255,27 @@ def test_a_second_engine_reuses_bytecode_and_analysis_from_the_cache(tmp_path) -
     assert [[a.rule_id for a in second.match(e)] for e in events] == want
     assert second.code_cache.misses == 0 and second.code_cache.hits > 0
     assert sum(len(w) for w in want) >= 2
+
+
+def test_wants_turns_down_only_events_no_rule_can_match(engine_for):
+    engine = engine_for(
+        rule_yaml("sel:\n  CommandLine|contains: 'whoami'\ncondition: sel", title="W")
+    )
+    hit = sysmon_event({"CommandLine": "whoami /all"})
+    miss = sysmon_event({"CommandLine": "dir"})
+    assert engine.wants(miss.fields)  # a route not met yet: match() decides
+    assert engine.match(miss) == []
+    before = engine.stats.events
+    assert not engine.wants(sysmon_event({"CommandLine": "dir"}).fields)
+    assert engine.stats.events == before + 1  # counted as matched, with nothing found
+    other = sysmon_event({"CommandLine": "whoami"}, eid=3)
+    assert engine.match(other) == []  # no rule for the route at all
+    assert not engine.wants(sysmon_event({"CommandLine": "whoami"}, eid=3).fields)
+    assert engine.wants(hit.fields)
+    [alert] = engine.match(hit)  # goes on with what wants() worked out
+    assert alert.rule_title == "W" and alert.matched == {"CommandLine": "whoami /all"}
+    # work prepared for other fields is never taken for another event's
+    assert engine.wants(sysmon_event({"CommandLine": "whoami"}).fields)
+    assert engine.match(miss) == []
+    assert [a.rule_title for a in engine.match(hit)] == ["W"]
+    assert engine.wants({"Channel": 5, "EventID": "x"})  # not Windows as parsed: match() decides

@@ -52,3 +52,35 @@ def test_input_files_skips_hidden(tmp_path):
     (tmp_path / ".hidden").write_text("x")
     (tmp_path / "a.log").write_text("x")
     assert [p.name for p, _ in input_files([tmp_path])] == ["a.log"]
+
+
+def test_hunt_evtx_finds_what_matching_every_event_finds(shared_data):
+    """The EVTX parser asks the hunt which records are worth an Event: the alerts and
+    counts are those of matching every event."""
+    from mamori.ingest.base import ParseContext
+    from mamori.ingest.parsers.evtx import EvtxParser
+    from mamori.testing import FakeSink
+
+    files = sorted((shared_data / "evtx-attack-samples").rglob("*.evtx"))[:40]
+    ruleset = load_rules([bundled_rules_dir()])
+    result = hunt(files, SigmaEngine(ruleset, defer_correlation=True))
+    engine = SigmaEngine(ruleset, defer_correlation=True)
+    expected = []
+    events = 0
+    for path in files:
+        sink = FakeSink()
+        with path.open("rb") as stream:
+            EvtxParser().parse(stream, sink, ParseContext(location=str(path)))
+        events += len(sink.events)
+        for event in sink.events:
+            expected.extend(engine.match(event, source_file=str(path)))
+    expected.extend(engine.flush())
+
+    def key(alert):
+        return (alert.rule_id, alert.timestamp, alert.event["event_id"], repr(alert.matched))
+
+    assert result.alerts and result.events == events > 0
+    assert sorted(map(key, result.alerts)) == sorted(map(key, expected))
+    assert [a.to_dict() for a in sorted(result.alerts, key=key)] == [
+        a.to_dict() for a in sorted(expected, key=key)
+    ]

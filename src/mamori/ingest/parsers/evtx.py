@@ -100,8 +100,8 @@ def _flatten_leaves(node: Any, out: dict[str, Any], prefix: str = "") -> None:
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 """Value types :func:`_leaf` returns unchanged."""
-_ATTR_NAMES: dict[tuple[str, str], str] = {}
-"""``System`` attribute field names (``Provider_Name``...), made once."""
+_ATTR_NAMES: dict[str, dict[str, str]] = {}
+"""``System`` attribute field names by element and attribute (``Provider_Name``...), made once."""
 
 
 def flatten_windows_event(event: dict[str, Any]) -> dict[str, Any]:
@@ -123,12 +123,17 @@ def flatten_windows_event(event: dict[str, Any]) -> dict[str, Any]:
                     fields["SystemTime"] = attrs["SystemTime"]
                 continue
             if type(attrs) is dict:
+                names = _ATTR_NAMES.get(key)
+                if names is None:
+                    names = {}
+                    if len(_ATTR_NAMES) < 256:
+                        _ATTR_NAMES[key] = names
                 for attr, attr_value in attrs.items():
-                    name = _ATTR_NAMES.get((key, attr))
+                    name = names.get(attr)
                     if name is None:
                         name = f"{key}_{attr}"
-                        if len(_ATTR_NAMES) < 4096:
-                            _ATTR_NAMES[(key, attr)] = name
+                        if len(names) < 256:
+                            names[attr] = name
                     fields[name] = attr_value
             if "#text" in value:
                 fields[key] = _leaf(value["#text"])
@@ -285,6 +290,9 @@ class EvtxParser(Parser):
         default_host = context.host
         tenant_text = "" if tenant is None else tenant
         emit = sink.event
+        # A sink may turn records down by their fields before their Event is made (a hunt:
+        # those no rule can match); it then counts them itself.
+        wants = getattr(sink, "wants", None)
         sha256 = hashlib.sha256
         while True:
             try:
@@ -321,6 +329,8 @@ class EvtxParser(Parser):
                         tenant=tenant,
                     )
                 )
+                continue
+            if wants is not None and not wants(fields):
                 continue
             system_time = fields.get("SystemTime")
             ts = parse_timestamp(system_time) or parse_timestamp(record.get("timestamp"))
