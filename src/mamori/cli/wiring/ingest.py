@@ -87,6 +87,9 @@ def _parse_ts(value: Any) -> datetime:
     return datetime.now(UTC)
 
 
+_ENVELOPE = frozenset(ENVELOPE_FIELDS)
+
+
 def _record_key(*parts: str | bytes | None) -> str:
     return event_id_for("quarantine", *parts)
 
@@ -196,15 +199,22 @@ class StoreWriter:
         result.duplicates = max(len(rows) - result.events, 0)
         return result
 
-    def write_events(self, events: Sequence[Event]) -> WriteResult:
+    def write_events(
+        self, events: Sequence[Event], fields_json: Sequence[bytes | None] | None = None
+    ) -> WriteResult:
         """Store :class:`~mamori.model.Event` objects: the same rows and quarantined
         records as ``write([e.to_dict() for e in events])``, without the detour through
-        JSON (the parsing worker's write-through)."""
-        envelope = frozenset(ENVELOPE_FIELDS)
+        JSON (the parsing worker's write-through).
+
+        ``fields_json``, parallel to ``events``, may give each event's fields as
+        :func:`mamori.store.repos.ingest.encode_fields` writes them (None where not).
+        """
+        envelope = _ENVELOPE
         ids = self._tenant_ids({e.tenant for e in events if e.tenant})
-        rows: list[dict[str, Any]] = []
+        rows: list[repo.EventRow] = []
         others: list[dict[str, Any]] = []  # unknown tenants: the general path says how
-        for event in events:
+        encoded = fields_json if fields_json is not None else [None] * len(events)
+        for event, field_json in zip(events, encoded, strict=True):
             tenant_id = ids.get(event.tenant or "")
             if tenant_id is None:
                 others.append(event.to_dict())
@@ -212,25 +222,26 @@ class StoreWriter:
             fields = event.fields
             if not envelope.isdisjoint(fields):
                 fields = {k: v for k, v in fields.items() if k not in envelope}
+                field_json = None
+            ts = event.timestamp
             rows.append(
-                {
-                    "tenant_id": tenant_id,
-                    "event_id": event.id
-                    or event_id_for(event.source, event.tenant, event.host, event.raw),
-                    "ts": event.timestamp
-                    if event.timestamp.tzinfo
-                    else event.timestamp.replace(tzinfo=UTC),
-                    "host": event.host,
-                    "source": event.source or "",
-                    "data_type": event.data_type or "",
-                    "fields": fields,
-                    "raw": event.raw or "",
-                }
+                repo.EventRow(
+                    tenant_id,
+                    event.id or event_id_for(event.source, event.tenant, event.host, event.raw),
+                    ts if ts.tzinfo else ts.replace(tzinfo=UTC),
+                    event.host,
+                    event.source or "",
+                    event.data_type or "",
+                    fields,
+                    event.raw or "",
+                    None,
+                    field_json,
+                )
             )
         result = self.write(others) if others else WriteResult()
         if rows:
             with self.db.session() as session:
-                stored = repo.insert_events(session, rows=rows)
+                stored = repo.insert_event_rows(session, rows=rows)
             result.events += stored
             result.duplicates += len(rows) - stored
         return result
@@ -408,6 +419,8 @@ class _CollectSink:
         self._quarantined: list[Message] = []
         self.keep = keep
         self.kept: list[Event] = []
+        #: with ``keep``: each kept event's fields as ``repo.encode_fields`` wrote them
+        self.kept_json: list[bytes | None] = []
         self.events = 0
         self.quarantined = 0
 
@@ -428,9 +441,20 @@ class _CollectSink:
         items = self._events.get(subject)
         if items is None:
             items = self._events[subject] = []
-        items.append((event.id, envelopes.dumps_line(event.to_dict())))
+        fields = event.fields
+        fields_json = repo.encode_fields(fields) if fields else None
+        line = None
+        if fields_json is not None and _ENVELOPE.isdisjoint(fields):
+            # ``to_dict`` is the fields followed by the envelope: its JSON is theirs joined
+            head = repo.encode_fields(event.envelope())
+            if head is not None:
+                line = b"%b,%b" % (fields_json[:-1], head[1:])
+        if line is None:
+            line = envelopes.dumps_line(event.to_dict())
+        items.append((event.id, line))
         if self.keep:
             self.kept.append(event)
+            self.kept_json.append(fields_json)
         self.events += 1
 
     def quarantine(self, item: Quarantined) -> None:
@@ -810,7 +834,7 @@ def _worker_parse(
         headers: dict[str, str] | None = None
         if sink.kept:
             try:
-                _WORKER["writer"].write_events(sink.kept)
+                _WORKER["writer"].write_events(sink.kept, sink.kept_json)
             except Exception as exc:
                 log.warning("write-through of %d events failed (%s)", len(sink.kept), exc)
             else:
