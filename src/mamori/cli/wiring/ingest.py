@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy
+
 from mamori.bus import batch as envelopes
 from mamori.bus.base import Bus, BusFull, Delivery, Message, Subscription
 from mamori.bus.subjects import EVENTS_ALL, QUARANTINE_ALL, events_subject, quarantine_subject
@@ -808,7 +810,29 @@ def _worker_init(config: dict[str, Any], db_url: str) -> None:
         target=_watch_parent, args=(os.getppid(),), daemon=True, name="mamori-parent-watch"
     ).start()
     _WORKER["parsers"] = ParserCache(IngestConfig.model_validate(config))
-    _WORKER["writer"] = StoreWriter(Database(db_url))
+    _WORKER["writer"] = worker_writer(Database(db_url))
+
+
+def worker_writer(db: Database) -> StoreWriter:
+    """The worker process's store writer (a bigger page cache on SQLite)."""
+    if db.engine.dialect.name == "sqlite":
+        sqlalchemy.event.listen(db.engine, "connect", _worker_sqlite_cache)
+        db.engine.dispose()  # connections opened before get it too
+    return StoreWriter(db)
+
+
+#: Page cache of the worker's SQLite connection (KiB). The event indexes take random
+#: inserts (event ids are hashes): with SQLite's default 2 MiB most index pages are read
+#: again for every batch once the table has grown past a few ten thousand rows.
+WORKER_SQLITE_CACHE_KIB = 64 * 1024
+
+
+def _worker_sqlite_cache(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute(f"PRAGMA cache_size=-{WORKER_SQLITE_CACHE_KIB}")
+    finally:
+        cursor.close()
 
 
 def _plain_error(exc: Exception) -> MamoriError:
