@@ -173,11 +173,12 @@ async def run_worker(
             content_encoding="gzip",
         )
     wires = [wiring._to_wire(m) for m in capture.messages]
-    # the parse consumer hands the worker up to 2 MiB of raw records per call
+    # the parse consumer hands the worker up to max_batch_bytes of raw records per call
+    limit = wiring.ParseConsumer.max_batch_bytes
     calls: list[list[Any]] = []
     size = 0
     for wire in wires:
-        if not calls or size + len(wire[1]) > 2 * 1024 * 1024:
+        if not calls or size + len(wire[1]) > limit:
             calls.append([])
             size = 0
         calls[-1].append(wire)

@@ -418,6 +418,7 @@ class _CollectSink:
 
     def __init__(self, *, keep: bool = False) -> None:
         self._events: dict[str, list[tuple[str, bytes]]] = {}
+        self._subjects: dict[tuple[str | None, str], str] = {}
         self._quarantined: list[Message] = []
         self.keep = keep
         self.kept: list[Event] = []
@@ -439,7 +440,10 @@ class _CollectSink:
         return out
 
     def event(self, event: Event) -> None:
-        subject = events_subject(event.tenant, event.source)
+        key = (event.tenant, event.source)
+        subject = self._subjects.get(key)
+        if subject is None:
+            subject = self._subjects[key] = events_subject(event.tenant, event.source)
         items = self._events.get(subject)
         if items is None:
             items = self._events[subject] = []
