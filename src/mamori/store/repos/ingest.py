@@ -166,28 +166,29 @@ def _insert_events_sqlite(session: Session, rows: Sequence[EventRow]) -> int:
     raw_conn = session.connection().connection.dbapi_connection
     assert raw_conn is not None  # noqa: S101 - an open session has a connection
     times: dict[datetime, str] = {}  # events of a batch share few distinct times
-    now = utcnow()
-
-    def as_text(value: datetime) -> str:
-        text = times.get(value)
-        if text is None:
-            text = times[value] = _sqlite_time(value)
-        return text
-
-    params = [
-        (
-            row.tenant_id,
-            str(row.event_id)[:64],
-            as_text(row.ts),
-            str(row.host)[:255] if row.host else None,
-            str(row.source or "")[:100],
-            str(row.data_type or "")[:100],
-            _json_text(row.fields or {}, row.fields_json if row.fields else None),
-            str(row.raw or ""),
-            as_text(row.received_at or now),
+    now = _sqlite_time(utcnow())
+    params: list[tuple[Any, ...]] = []
+    append = params.append
+    for row in rows:
+        ts = times.get(row.ts)
+        if ts is None:
+            ts = times[row.ts] = _sqlite_time(row.ts)
+        received = now
+        if row.received_at:
+            received = times.get(row.received_at) or _sqlite_time(row.received_at)
+        append(
+            (
+                row.tenant_id,
+                str(row.event_id)[:64],
+                ts,
+                str(row.host)[:255] if row.host else None,
+                str(row.source or "")[:100],
+                str(row.data_type or "")[:100],
+                _json_text(row.fields or {}, row.fields_json if row.fields else None),
+                str(row.raw or ""),
+                received,
+            )
         )
-        for row in rows
-    ]
     before = raw_conn.total_changes
     cursor = raw_conn.cursor()
     try:
