@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import gc
 import json
 import logging
 import multiprocessing
@@ -38,7 +39,7 @@ import signal
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -844,6 +845,25 @@ def _plain_error(exc: Exception) -> MamoriError:
     return MamoriError(f"{type(exc).__name__}: {str(exc)[:500]}")
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a call runs in the worker process.
+
+    A call builds tens of thousands of events, dicts and row tuples that all live until
+    it returns, and the collector would walk them again and again (a tenth of the
+    worker's time); they are freed by reference counting, and what forms cycles is
+    collected once the call is over.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _worker_ready() -> int:
     return os.getpid()
 
@@ -858,31 +878,37 @@ def _worker_parse(
     out without it and the store consumer writes them (and isolates what it refuses).
     """
     try:
-        sink = parse_messages([_from_wire(w) for w in raw], _WORKER["parsers"], keep=write_through)
-        headers: dict[str, str] | None = None
-        if sink.kept:
-            try:
-                _WORKER["writer"].write_events(sink.kept, sink.kept_json)
-            except Exception as exc:
-                log.warning("write-through of %d events failed (%s)", len(sink.kept), exc)
-            else:
-                headers = {STORED_HEADER: "1"}
-        return [_to_wire(m) for m in sink.pack(headers)], sink.events
+        with _gc_paused():
+            return _parse_and_write(raw, write_through)
     except Exception as exc:
         raise _plain_error(exc) from None
+
+
+def _parse_and_write(raw: list[WireMessage], write_through: bool) -> tuple[list[WireMessage], int]:
+    sink = parse_messages([_from_wire(w) for w in raw], _WORKER["parsers"], keep=write_through)
+    headers: dict[str, str] | None = None
+    if sink.kept:
+        try:
+            _WORKER["writer"].write_events(sink.kept, sink.kept_json)
+        except Exception as exc:
+            log.warning("write-through of %d events failed (%s)", len(sink.kept), exc)
+        else:
+            headers = {STORED_HEADER: "1"}
+    return [_to_wire(m) for m in sink.pack(headers)], sink.events
 
 
 def _worker_store(
     items: list[WireMessage], quarantine: bool, first_attempt: bool, name: str
 ) -> WriteResult:
     try:
-        return write_or_isolate(
-            _WORKER["writer"],
-            [_from_wire(w) for w in items],
-            quarantine=quarantine,
-            first_attempt=first_attempt,
-            name=name,
-        )
+        with _gc_paused():
+            return write_or_isolate(
+                _WORKER["writer"],
+                [_from_wire(w) for w in items],
+                quarantine=quarantine,
+                first_attempt=first_attempt,
+                name=name,
+            )
     except Exception as exc:
         raise _plain_error(exc) from None
 
