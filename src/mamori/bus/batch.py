@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -40,8 +39,16 @@ MAX_ITEMS = 500
 MAX_BYTES = 512 * 1024
 
 
-_LONG_DIGITS = re.compile(rb"\d{19}")
+#: Bytes with every ASCII digit as ``0`` and everything else as a space: a run of 19
+#: digits (an integer orjson may read as a float) is then a plain substring search.
+_DIGIT_MAP = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
+_DIGIT_RUN = b"0" * 19
 _ORJSON_OPTS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def has_long_digits(data: bytes) -> bool:
+    """True if ``data`` holds 19 or more ASCII digits in a row (``rb"\\d{19}"``)."""
+    return _DIGIT_RUN in data.translate(_DIGIT_MAP)
 
 
 def dumps_line(value: Any) -> bytes:
@@ -64,7 +71,7 @@ def loads(data: bytes) -> Any:
     Raises:
         ValueError: not JSON.
     """
-    if _LONG_DIGITS.search(data):  # orjson reads integers beyond 64 bits as floats
+    if has_long_digits(data):  # orjson reads integers beyond 64 bits as floats
         return json.loads(data)
     try:
         return orjson.loads(data)
@@ -309,6 +316,7 @@ __all__ = [
     "batch_id",
     "dumps_line",
     "expand",
+    "has_long_digits",
     "is_batch",
     "items_of",
     "loads",

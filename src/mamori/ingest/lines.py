@@ -9,6 +9,7 @@ raw bytes, and parsing goes on with the next line.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -16,10 +17,23 @@ from typing import Any, BinaryIO, ClassVar
 
 from mamori.errors import ParseError
 from mamori.ingest.base import ParseContext, Parser
-from mamori.model import Event, EventSink, Quarantined, event_id_for
+from mamori.model import Event, EventSink, Quarantined
 
 UTF8_BOM = b"\xef\xbb\xbf"
 DEFAULT_MAX_LINE = 1 << 20  # 1 MiB: far above any sane log line, bounds memory
+
+
+def line_event_id(
+    parser: str, tenant: str | None, location: str | None, lineno: int, line: str
+) -> str:
+    """``event_id_for(parser, tenant, location, str(lineno), line)`` in one hash call.
+
+    Raises:
+        UnicodeEncodeError: ``line`` holds a surrogate that ``surrogateescape`` cannot
+            write (as :func:`~mamori.model.event_id_for` raises).
+    """
+    text = f"{parser}\x1f{tenant or ''}\x1f{location or ''}\x1f{lineno}\x1f{line}\x1f"
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 def iter_lines(
@@ -215,8 +229,16 @@ class LineParser(Parser):
             data_type=data_type or self.DATA_TYPE,
             tenant=context.tenant,
             host=host or context.host,
-            id=event_id_for(self.NAME, context.tenant, context.location, str(lineno), line),
+            id=line_event_id(self.NAME, context.tenant, context.location, lineno, line),
         )
 
 
-__all__ = ["DEFAULT_MAX_LINE", "LineParser", "decode", "first_lines", "iter_lines", "sniff_lines"]
+__all__ = [
+    "DEFAULT_MAX_LINE",
+    "LineParser",
+    "decode",
+    "first_lines",
+    "iter_lines",
+    "line_event_id",
+    "sniff_lines",
+]

@@ -64,6 +64,33 @@ def _fraction(text: str | None) -> int:
     return int((text + "000000")[:6])
 
 
+#: ``(date and time to the second, zone as written, default zone) -> that second in UTC``:
+#: timestamps of a log share few distinct seconds, and building an aware datetime and
+#: converting it costs more than everything else :func:`parse_iso` does.
+_SECONDS: dict[tuple[str, str | None, tzinfo], datetime] = {}
+_SECONDS_MAX = 4096
+#: ``(text, default zone) -> datetime`` of :func:`parse_any` (no format): the same text
+#: comes again and again in a log whose timestamps have whole seconds.
+_TEXTS: dict[tuple[str, tzinfo], datetime] = {}
+
+
+def _second(m: re.Match[str], zone: str | None, default_tz: tzinfo, text: str) -> datetime:
+    """The whole second ``m`` names, in UTC.
+
+    Raises:
+        ParseError: impossible values.
+    """
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    tz: tzinfo = default_tz
+    if zone:
+        tz = UTC if zone.upper() in ("Z", "UTC") else (parse_offset(zone) or default_tz)
+    try:
+        value = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=tz)
+    except ValueError as exc:
+        raise ParseError(f"impossible timestamp {text[:40]!r}: {exc}") from exc
+    return value.astimezone(UTC)
+
+
 def parse_iso(text: str, default_tz: tzinfo = UTC) -> datetime:
     """An RFC 3339 / ISO 8601 timestamp; without an offset, ``default_tz`` applies.
 
@@ -73,18 +100,18 @@ def parse_iso(text: str, default_tz: tzinfo = UTC) -> datetime:
     m = _ISO.match(text.strip())
     if not m:
         raise ParseError(f"not an ISO 8601 timestamp: {text[:40]!r}")
-    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
     zone = m.group(8)
-    tz: tzinfo = default_tz
-    if zone:
-        tz = UTC if zone.upper() in ("Z", "UTC") else (parse_offset(zone) or default_tz)
-    try:
-        value = datetime(
-            year, month, day, hour, minute, min(second, 59), _fraction(m.group(7)), tzinfo=tz
-        )
-    except ValueError as exc:
-        raise ParseError(f"impossible timestamp {text[:40]!r}: {exc}") from exc
-    return value.astimezone(UTC)
+    # the first 19 characters are the date and time to the second (fixed widths); UTC
+    # offsets are whole seconds, so the fraction is the same before and after converting
+    key = (m.string[:19], zone, default_tz)
+    value = _SECONDS.get(key)
+    if value is None:
+        value = _second(m, zone, default_tz, text)
+        if len(_SECONDS) >= _SECONDS_MAX:
+            _SECONDS.clear()
+        _SECONDS[key] = value
+    fraction = m.group(7)
+    return value.replace(microsecond=_fraction(fraction)) if fraction else value
 
 
 def from_epoch(value: float | int | str) -> datetime:
@@ -113,6 +140,15 @@ def parse_any(value: Any, default_tz: tzinfo = UTC, fmt: str | None = None) -> d
     Raises:
         ParseError: the value is none of these.
     """
+    if fmt is None and value.__class__ is str:
+        found = _TEXTS.get((value, default_tz))
+        if found is not None:
+            return found
+        parsed = _parse_text(value.strip(), default_tz)
+        if len(_TEXTS) >= _SECONDS_MAX:
+            _TEXTS.clear()
+        _TEXTS[(value, default_tz)] = parsed
+        return parsed
     if isinstance(value, bool) or value is None:
         raise ParseError(f"not a timestamp: {value!r}")
     if isinstance(value, int | float):
@@ -126,6 +162,10 @@ def parse_any(value: Any, default_tz: tzinfo = UTC, fmt: str | None = None) -> d
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=default_tz)
         return parsed.astimezone(UTC)
+    return _parse_text(text, default_tz)
+
+
+def _parse_text(text: str, default_tz: tzinfo) -> datetime:
     if _NUMBER.match(text):
         return from_epoch(text)
     return parse_iso(text, default_tz)

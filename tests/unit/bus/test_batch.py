@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mamori.bus import batch
@@ -126,3 +126,12 @@ async def test_an_empty_batch_is_acked_and_skipped(tmp_path):
         await sub.close()
         assert not wrapped.is_full()
         assert await wrapped.delete_consumer("d")
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=80) | st.from_regex(rb"[0-9a\xd9\xa0 ]{0,60}", fullmatch=True))
+def test_long_digit_runs_are_found_as_the_regex_finds_them(data):
+    import re
+
+    assert batch.has_long_digits(data) == bool(re.search(rb"\d{19}", data))
+    assert batch.has_long_digits(b"x" + b"7" * 19) and not batch.has_long_digits(b"7" * 18)

@@ -3,6 +3,8 @@ import json
 import zlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mamori.bus.base import BusFull
 from mamori.bus.embedded import EmbeddedBus
@@ -77,3 +79,25 @@ async def test_large_bodies_travel_in_chunks_with_distinct_stable_ids(tmp_path, 
         await IngestPipeline(bus, sink).drain()
     assert sorted(e.fields["n"] for e in sink.events) == list(range(35))
     assert len({e.id for e in sink.events}) == 35
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    line=st.binary(max_size=40)
+    | st.from_regex(rb'[{}\[\]":,0-9a-z \\\xed\xa0\x80\xef\xbb\xbf-]{0,30}', fullmatch=True)
+    | st.sampled_from([b"NaN", b'{"a": Infinity}', b'{"a": "\\ud800"}', b"[" * 2000])
+)
+def test_split_records_tells_objects_apart_as_json_does(line):
+    import json as std_json
+
+    from mamori.ingest.intake import _value_of
+
+    try:
+        expected = isinstance(std_json.loads(line), dict)
+    except (ValueError, RecursionError):
+        expected = None
+    try:
+        got = isinstance(_value_of(line), dict)
+    except (ValueError, RecursionError):
+        got = None
+    assert got is expected

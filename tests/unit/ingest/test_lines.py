@@ -1,6 +1,11 @@
 import io
 
-from mamori.ingest.lines import decode, first_lines, iter_lines, sniff_lines
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mamori.ingest.lines import decode, first_lines, iter_lines, line_event_id, sniff_lines
+from mamori.model import event_id_for
 
 
 def test_iter_lines_cuts_long_lines_and_keeps_going():
@@ -31,3 +36,21 @@ def test_first_lines_ignores_cut_tail_and_bom():
 def test_sniff_heads_may_be_text_or_lines():
     assert first_lines("a\nb\n") == ["a", "b"]
     assert first_lines(["", "x", "y"], limit=1) == ["x"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    parser=st.sampled_from(["json_lines", "syslog"]),
+    tenant=st.none() | st.text(max_size=8),
+    location=st.text(max_size=30),
+    lineno=st.integers(0, 10**7),
+    line=st.text(max_size=80),
+)
+def test_line_event_id_is_event_id_for_in_one_call(parser, tenant, location, lineno, line):
+    try:
+        expected = event_id_for(parser, tenant, location, str(lineno), line)
+    except UnicodeEncodeError:  # a lone surrogate neither can write
+        with pytest.raises(UnicodeEncodeError):
+            line_event_id(parser, tenant, location, lineno, line)
+        return
+    assert line_event_id(parser, tenant, location, lineno, line) == expected

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import gc
 import json
 import logging
 import multiprocessing
@@ -38,12 +39,14 @@ import signal
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+import sqlalchemy
 
 from mamori.bus import batch as envelopes
 from mamori.bus.base import Bus, BusFull, Delivery, Message, Subscription
@@ -85,6 +88,9 @@ def _parse_ts(value: Any) -> datetime:
         else:
             return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
     return datetime.now(UTC)
+
+
+_ENVELOPE = frozenset(ENVELOPE_FIELDS)
 
 
 def _record_key(*parts: str | bytes | None) -> str:
@@ -196,15 +202,22 @@ class StoreWriter:
         result.duplicates = max(len(rows) - result.events, 0)
         return result
 
-    def write_events(self, events: Sequence[Event]) -> WriteResult:
+    def write_events(
+        self, events: Sequence[Event], fields_json: Sequence[bytes | None] | None = None
+    ) -> WriteResult:
         """Store :class:`~mamori.model.Event` objects: the same rows and quarantined
         records as ``write([e.to_dict() for e in events])``, without the detour through
-        JSON (the parsing worker's write-through)."""
-        envelope = frozenset(ENVELOPE_FIELDS)
+        JSON (the parsing worker's write-through).
+
+        ``fields_json``, parallel to ``events``, may give each event's fields as
+        :func:`mamori.store.repos.ingest.encode_fields` writes them (None where not).
+        """
+        envelope = _ENVELOPE
         ids = self._tenant_ids({e.tenant for e in events if e.tenant})
-        rows: list[dict[str, Any]] = []
+        rows: list[repo.EventRow] = []
         others: list[dict[str, Any]] = []  # unknown tenants: the general path says how
-        for event in events:
+        encoded = fields_json if fields_json is not None else [None] * len(events)
+        for event, field_json in zip(events, encoded, strict=True):
             tenant_id = ids.get(event.tenant or "")
             if tenant_id is None:
                 others.append(event.to_dict())
@@ -212,25 +225,26 @@ class StoreWriter:
             fields = event.fields
             if not envelope.isdisjoint(fields):
                 fields = {k: v for k, v in fields.items() if k not in envelope}
+                field_json = None
+            ts = event.timestamp
             rows.append(
-                {
-                    "tenant_id": tenant_id,
-                    "event_id": event.id
-                    or event_id_for(event.source, event.tenant, event.host, event.raw),
-                    "ts": event.timestamp
-                    if event.timestamp.tzinfo
-                    else event.timestamp.replace(tzinfo=UTC),
-                    "host": event.host,
-                    "source": event.source or "",
-                    "data_type": event.data_type or "",
-                    "fields": fields,
-                    "raw": event.raw or "",
-                }
+                repo.EventRow(
+                    tenant_id,
+                    event.id or event_id_for(event.source, event.tenant, event.host, event.raw),
+                    ts if ts.tzinfo else ts.replace(tzinfo=UTC),
+                    event.host,
+                    event.source or "",
+                    event.data_type or "",
+                    fields,
+                    event.raw or "",
+                    None,
+                    field_json,
+                )
             )
         result = self.write(others) if others else WriteResult()
         if rows:
             with self.db.session() as session:
-                stored = repo.insert_events(session, rows=rows)
+                stored = repo.insert_event_rows(session, rows=rows)
             result.events += stored
             result.duplicates += len(rows) - stored
         return result
@@ -405,9 +419,12 @@ class _CollectSink:
 
     def __init__(self, *, keep: bool = False) -> None:
         self._events: dict[str, list[tuple[str, bytes]]] = {}
+        self._subjects: dict[tuple[str | None, str], str] = {}
         self._quarantined: list[Message] = []
         self.keep = keep
         self.kept: list[Event] = []
+        #: with ``keep``: each kept event's fields as ``repo.encode_fields`` wrote them
+        self.kept_json: list[bytes | None] = []
         self.events = 0
         self.quarantined = 0
 
@@ -424,13 +441,27 @@ class _CollectSink:
         return out
 
     def event(self, event: Event) -> None:
-        subject = events_subject(event.tenant, event.source)
+        key = (event.tenant, event.source)
+        subject = self._subjects.get(key)
+        if subject is None:
+            subject = self._subjects[key] = events_subject(event.tenant, event.source)
         items = self._events.get(subject)
         if items is None:
             items = self._events[subject] = []
-        items.append((event.id, envelopes.dumps_line(event.to_dict())))
+        fields = event.fields
+        fields_json = repo.encode_fields(fields) if fields else None
+        line = None
+        if fields_json is not None and _ENVELOPE.isdisjoint(fields):
+            # ``to_dict`` is the fields followed by the envelope: its JSON is theirs joined
+            head = repo.encode_fields(event.envelope())
+            if head is not None:
+                line = b"%b,%b" % (fields_json[:-1], head[1:])
+        if line is None:
+            line = envelopes.dumps_line(event.to_dict())
+        items.append((event.id, line))
         if self.keep:
             self.kept.append(event)
+            self.kept_json.append(fields_json)
         self.events += 1
 
     def quarantine(self, item: Quarantined) -> None:
@@ -784,12 +815,53 @@ def _worker_init(config: dict[str, Any], db_url: str) -> None:
         target=_watch_parent, args=(os.getppid(),), daemon=True, name="mamori-parent-watch"
     ).start()
     _WORKER["parsers"] = ParserCache(IngestConfig.model_validate(config))
-    _WORKER["writer"] = StoreWriter(Database(db_url))
+    _WORKER["writer"] = worker_writer(Database(db_url))
+
+
+def worker_writer(db: Database) -> StoreWriter:
+    """The worker process's store writer (a bigger page cache on SQLite)."""
+    if db.engine.dialect.name == "sqlite":
+        sqlalchemy.event.listen(db.engine, "connect", _worker_sqlite_cache)
+        db.engine.dispose()  # connections opened before get it too
+    return StoreWriter(db)
+
+
+#: Page cache of the worker's SQLite connection (KiB). The event indexes take random
+#: inserts (event ids are hashes): with SQLite's default 2 MiB most index pages are read
+#: again for every batch once the table has grown past a few ten thousand rows.
+WORKER_SQLITE_CACHE_KIB = 64 * 1024
+
+
+def _worker_sqlite_cache(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute(f"PRAGMA cache_size=-{WORKER_SQLITE_CACHE_KIB}")
+    finally:
+        cursor.close()
 
 
 def _plain_error(exc: Exception) -> MamoriError:
     """An exception that surely crosses back to the parent (driver errors may not pickle)."""
     return MamoriError(f"{type(exc).__name__}: {str(exc)[:500]}")
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a call runs in the worker process.
+
+    A call builds tens of thousands of events, dicts and row tuples that all live until
+    it returns, and the collector would walk them again and again (a tenth of the
+    worker's time); they are freed by reference counting, and what forms cycles is
+    collected once the call is over.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _worker_ready() -> int:
@@ -806,31 +878,37 @@ def _worker_parse(
     out without it and the store consumer writes them (and isolates what it refuses).
     """
     try:
-        sink = parse_messages([_from_wire(w) for w in raw], _WORKER["parsers"], keep=write_through)
-        headers: dict[str, str] | None = None
-        if sink.kept:
-            try:
-                _WORKER["writer"].write_events(sink.kept)
-            except Exception as exc:
-                log.warning("write-through of %d events failed (%s)", len(sink.kept), exc)
-            else:
-                headers = {STORED_HEADER: "1"}
-        return [_to_wire(m) for m in sink.pack(headers)], sink.events
+        with _gc_paused():
+            return _parse_and_write(raw, write_through)
     except Exception as exc:
         raise _plain_error(exc) from None
+
+
+def _parse_and_write(raw: list[WireMessage], write_through: bool) -> tuple[list[WireMessage], int]:
+    sink = parse_messages([_from_wire(w) for w in raw], _WORKER["parsers"], keep=write_through)
+    headers: dict[str, str] | None = None
+    if sink.kept:
+        try:
+            _WORKER["writer"].write_events(sink.kept, sink.kept_json)
+        except Exception as exc:
+            log.warning("write-through of %d events failed (%s)", len(sink.kept), exc)
+        else:
+            headers = {STORED_HEADER: "1"}
+    return [_to_wire(m) for m in sink.pack(headers)], sink.events
 
 
 def _worker_store(
     items: list[WireMessage], quarantine: bool, first_attempt: bool, name: str
 ) -> WriteResult:
     try:
-        return write_or_isolate(
-            _WORKER["writer"],
-            [_from_wire(w) for w in items],
-            quarantine=quarantine,
-            first_attempt=first_attempt,
-            name=name,
-        )
+        with _gc_paused():
+            return write_or_isolate(
+                _WORKER["writer"],
+                [_from_wire(w) for w in items],
+                quarantine=quarantine,
+                first_attempt=first_attempt,
+                name=name,
+            )
     except Exception as exc:
         raise _plain_error(exc) from None
 

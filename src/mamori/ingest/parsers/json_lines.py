@@ -16,12 +16,12 @@ A line that is not JSON, or JSON that is not an object, is quarantined with the 
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, tzinfo
 from typing import Any, ClassVar
 
 import orjson
 
+from mamori.bus.batch import has_long_digits
 from mamori.errors import ParseError
 from mamori.ingest.base import ParseContext, parsers
 from mamori.ingest.lines import LineParser, first_lines
@@ -31,7 +31,12 @@ from mamori.model import ENVELOPE_FIELDS, Event
 TIMESTAMP_FIELDS = ("@timestamp", "timestamp", "time", "ts", "date", "eventTime")
 HOST_FIELDS = ("host", "hostname", "host.name", "host.hostname", "computer_name")
 MAX_DEPTH = 32
-_LONG_DIGITS = re.compile(r"\d{19}")
+#: Envelope names a record's own fields must not take: they are kept as ``orig.<name>``.
+_RENAMED = frozenset(ENVELOPE_FIELDS) - {"@timestamp"}
+
+
+def _field_name(name: str) -> str:
+    return f"orig.{name}" if name in _RENAMED else name
 
 
 def _clean(text: str) -> str:
@@ -83,7 +88,8 @@ def _loads(line: str) -> Any:
     """The JSON value of a line: orjson, and ``json`` for what orjson refuses (lone
     surrogate escapes, ``NaN``) or reads differently (integers beyond 64 bits, which
     orjson turns into floats)."""
-    if _LONG_DIGITS.search(line):
+    # (JSON numbers are ASCII digits: other digits never make an integer orjson misreads)
+    if has_long_digits(line.encode("utf-8", "surrogatepass")):
         return json.loads(line)
     try:
         return orjson.loads(line)
@@ -137,14 +143,18 @@ class JsonLinesParser(LineParser):
             raise ParseError(f"JSON value is not an object (got {type(value).__name__})")
         # JSON text holds a NUL only as the escape \u0000 (a raw one is invalid JSON)
         flat = flatten(value, clean="\\u0000" in line)
-        fields: dict[str, Any] = {}
-        for key, item in flat.items():
-            target = self.mapping.get(key, key)
-            if target in ENVELOPE_FIELDS and target not in ("@timestamp",):
-                target = f"orig.{target}"
-            fields[target] = item
-        timestamp = self._timestamp(flat, fields)
+        # the host is read first: the fields may be ``flat`` itself, which loses its
+        # ``@timestamp`` to the envelope below
         host = self._host(flat)
+        mapping = self.mapping
+        fields: dict[str, Any]
+        if mapping:
+            fields = {_field_name(mapping.get(k, k)): v for k, v in flat.items()}
+        elif _RENAMED.isdisjoint(flat):
+            fields = flat
+        else:
+            fields = {_field_name(k): v for k, v in flat.items()}
+        timestamp = self._timestamp(flat, fields)
         return self.make_event(
             fields,
             line=line,
@@ -158,9 +168,10 @@ class JsonLinesParser(LineParser):
     def _timestamp(self, flat: dict[str, Any], fields: dict[str, Any]) -> datetime | None:
         names = (self.timestamp_field,) if self.timestamp_field else TIMESTAMP_FIELDS
         for name in names:
-            if name in flat and flat[name] not in (None, ""):
+            value = flat.get(name)
+            if value not in (None, ""):
                 fields.pop("@timestamp", None)
-                return parse_any(flat[name], self.tz, self.timestamp_format)
+                return parse_any(value, self.tz, self.timestamp_format)
         if self.timestamp_field:
             raise ParseError(f"timestamp field {self.timestamp_field!r} missing")
         return None

@@ -12,7 +12,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Select, delete, func, select
@@ -37,6 +37,26 @@ def _insert(session: Session, table: Any) -> Any:
     raise ValidationError(f"unsupported database {dialect!r}")  # pragma: no cover
 
 
+class EventRow(NamedTuple):
+    """One event row to insert (the columns of ``events`` but the row id).
+
+    ``ts`` and ``received_at`` are aware datetimes (naive ones are taken as UTC);
+    ``received_at=None`` means now. ``fields_json``, when the caller has it at hand, is
+    ``fields`` as :func:`encode_fields` writes them, so that they are not serialised twice.
+    """
+
+    tenant_id: int
+    event_id: str
+    ts: datetime
+    host: str | None
+    source: str
+    data_type: str
+    fields: dict[str, Any]
+    raw: str
+    received_at: datetime | None = None
+    fields_json: bytes | None = None
+
+
 def insert_events(session: Session, *, rows: Sequence[Mapping[str, Any]]) -> int:
     """Insert event rows (column -> value); rows already stored are skipped.
 
@@ -44,25 +64,47 @@ def insert_events(session: Session, *, rows: Sequence[Mapping[str, Any]]) -> int
     ``data_type``, ``fields``, ``raw`` and ``received_at`` are optional. Returns how many
     rows were new.
     """
+    return insert_event_rows(
+        session,
+        rows=[
+            EventRow(
+                row["tenant_id"],
+                row["event_id"],
+                row["ts"],
+                row.get("host"),
+                row.get("source") or "",
+                row.get("data_type") or "",
+                row.get("fields") or {},
+                row.get("raw") or "",
+                row.get("received_at"),
+            )
+            for row in rows
+        ],
+    )
+
+
+def insert_event_rows(session: Session, *, rows: Sequence[EventRow]) -> int:
+    """:func:`insert_events` for :class:`EventRow` tuples (the ingest hot path): rows
+    already stored (same tenant and event id) are skipped; returns how many were new."""
     if not rows:
         return 0
+    if session.get_bind().dialect.name == "sqlite":
+        return _insert_events_sqlite(session, rows)
     now = utcnow()
     values = [
         {
-            "tenant_id": row["tenant_id"],
-            "event_id": str(row["event_id"])[:64],
-            "ts": row["ts"],
-            "host": (str(row["host"])[:255] if row.get("host") else None),
-            "source": str(row.get("source") or "")[:100],
-            "data_type": str(row.get("data_type") or "")[:100],
-            "fields": row.get("fields") or {},
-            "raw": str(row.get("raw") or ""),
-            "received_at": row.get("received_at") or now,
+            "tenant_id": row.tenant_id,
+            "event_id": str(row.event_id)[:64],
+            "ts": row.ts,
+            "host": (str(row.host)[:255] if row.host else None),
+            "source": str(row.source or "")[:100],
+            "data_type": str(row.data_type or "")[:100],
+            "fields": row.fields or {},
+            "raw": str(row.raw or ""),
+            "received_at": row.received_at or now,
         }
         for row in rows
     ]
-    if session.get_bind().dialect.name == "sqlite":
-        return _insert_events_sqlite(session, values)
     stmt = (
         _insert(session, StoredEvent)
         .on_conflict_do_nothing(index_elements=["tenant_id", "event_id"])
@@ -83,26 +125,39 @@ _SQLITE_INSERT_EVENTS = (
 
 
 def _sqlite_time(value: datetime) -> str:
-    """The text form SQLAlchemy's SQLite DateTime stores (naive UTC), so queries compare."""
-    value = value.astimezone(UTC) if value.tzinfo else value
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    """The text form SQLAlchemy's SQLite DateTime stores (naive UTC), so queries compare:
+    ``YYYY-MM-DD HH:MM:SS.ffffff``."""
+    value = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    if value.year < 1000:  # strftime does not pad such years on every platform
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    text = value.isoformat(" ")
+    return text if value.microsecond else f"{text}.000000"
 
 
 _ORJSON_OPTS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
-def _json_text(value: Any) -> str:
+def encode_fields(value: Any) -> bytes | None:
+    """orjson's compact JSON of an event's fields (what :attr:`EventRow.fields_json`
+    holds); None when orjson refuses them (the store then asks ``json``)."""
+    try:
+        return orjson.dumps(value, default=str, option=_ORJSON_OPTS)
+    except (TypeError, orjson.JSONEncodeError):
+        return None
+
+
+def _json_text(value: Any, encoded: bytes | None = None) -> str:
     """JSON text of an event's fields exactly as ``json.dumps(value, default=str)`` means
     it: ASCII with ``\\uXXXX`` escapes (field search names keys in that form, see
-    :func:`_json_key`). orjson writes it when the text is ASCII anyway (most logs)."""
-    try:
-        out = orjson.dumps(value, default=str, option=_ORJSON_OPTS)
-    except (TypeError, orjson.JSONEncodeError):
-        return json.dumps(value, default=str)
-    return out.decode("ascii") if out.isascii() else json.dumps(value, default=str)
+    :func:`_json_key`). orjson writes it when the text is ASCII anyway (most logs);
+    ``encoded`` is its output when the caller has it already."""
+    out = encoded if encoded is not None else encode_fields(value)
+    if out is not None and out.isascii():
+        return out.decode("ascii")
+    return json.dumps(value, default=str)
 
 
-def _insert_events_sqlite(session: Session, values: list[dict[str, Any]]) -> int:
+def _insert_events_sqlite(session: Session, rows: Sequence[EventRow]) -> int:
     """The hot path of the store on SQLite: one ``executemany`` in the driver.
 
     Writes exactly what the ORM types would (naive-UTC time text, JSON text), in the
@@ -111,27 +166,29 @@ def _insert_events_sqlite(session: Session, values: list[dict[str, Any]]) -> int
     raw_conn = session.connection().connection.dbapi_connection
     assert raw_conn is not None  # noqa: S101 - an open session has a connection
     times: dict[datetime, str] = {}  # events of a batch share few distinct times
-
-    def as_text(value: datetime) -> str:
-        text = times.get(value)
-        if text is None:
-            text = times[value] = _sqlite_time(value)
-        return text
-
-    params = [
-        (
-            v["tenant_id"],
-            v["event_id"],
-            as_text(v["ts"]),
-            v["host"],
-            v["source"],
-            v["data_type"],
-            _json_text(v["fields"]),
-            v["raw"],
-            as_text(v["received_at"]),
+    now = _sqlite_time(utcnow())
+    params: list[tuple[Any, ...]] = []
+    append = params.append
+    for row in rows:
+        ts = times.get(row.ts)
+        if ts is None:
+            ts = times[row.ts] = _sqlite_time(row.ts)
+        received = now
+        if row.received_at:
+            received = times.get(row.received_at) or _sqlite_time(row.received_at)
+        append(
+            (
+                row.tenant_id,
+                str(row.event_id)[:64],
+                ts,
+                str(row.host)[:255] if row.host else None,
+                str(row.source or "")[:100],
+                str(row.data_type or "")[:100],
+                _json_text(row.fields or {}, row.fields_json if row.fields else None),
+                str(row.raw or ""),
+                received,
+            )
         )
-        for v in values
-    ]
     before = raw_conn.total_changes
     cursor = raw_conn.cursor()
     try:
@@ -491,6 +548,7 @@ def _delete_batches(session: Session, table: Any, where: tuple[Any, ...], batch:
 __all__ = [
     "MAX_PAGE",
     "EventQuery",
+    "EventRow",
     "DEFAULT_UNATTRIBUTED_DAYS",
     "PurgeResult",
     "count_events",
@@ -498,6 +556,8 @@ __all__ = [
     "event_sources",
     "get_event",
     "get_quarantined",
+    "encode_fields",
+    "insert_event_rows",
     "insert_events",
     "insert_quarantined",
     "list_quarantined",

@@ -1,9 +1,13 @@
+import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mamori.errors import ParseError
-from mamori.ingest.parsers.json_lines import JsonLinesParser, flatten
+from mamori.ingest.base import ParseContext
+from mamori.ingest.parsers.json_lines import TIMESTAMP_FIELDS, JsonLinesParser, flatten
 
 MAPPING = {
     "mapping": {"evt.user": "user", "evt.action": "action", "src": "src_ip"},
@@ -97,3 +101,54 @@ def test_flatten_deep_objects():
 def test_nul_characters_in_json_strings_are_escaped(run):
     ev = run("json_lines", b'{"a\\u0000b": "x\\u0000y", "n": {"m": "\\u0000"}}\n').events[0]
     assert ev.fields == {"a\\x00b": "x\\x00y", "n.m": "\\x00", "timestamp_missing": True}
+
+
+def _reference_fields(parser, line):
+    """The fields as the parser used to build them: a fresh dict, renamed key by key."""
+    from mamori.model import ENVELOPE_FIELDS
+
+    flat = flatten(json.loads(line))
+    fields = {}
+    for key, item in flat.items():
+        target = parser.mapping.get(key, key)
+        if target in ENVELOPE_FIELDS and target not in ("@timestamp",):
+            target = f"orig.{target}"
+        fields[target] = item
+    names = (parser.timestamp_field,) if parser.timestamp_field else TIMESTAMP_FIELDS
+    for name in names:
+        if name in flat and flat[name] not in (None, ""):
+            fields.pop("@timestamp", None)
+            break
+    return fields
+
+
+_KEYS = st.sampled_from(
+    ["@timestamp", "host", "hostname", "source", "raw", "tenant", "event_id", "data_type",
+     "orig.host", "user", "a", "time", "evt"]
+)  # fmt: skip
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.sampled_from(["", "x", "h1"]),
+    lambda inner: st.dictionaries(_KEYS, inner, max_size=3) | st.lists(inner, max_size=2),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    record=st.dictionaries(_KEYS, _VALUES, max_size=7),
+    options=st.sampled_from([{}, MAPPING, {"mapping": {"user": "host", "a": "@timestamp"}}]),
+)
+def test_fields_are_what_the_key_by_key_renaming_gives(record, options):
+    parser = JsonLinesParser(**options)
+    line = json.dumps(record)
+    context = ParseContext(tenant="acme", location="t", received_at=datetime.now(UTC))
+    try:
+        event = parser.parse_line(line, context, 1)
+    except ParseError:
+        return  # a timestamp that is none (the reference reads no timestamps)
+    expected = _reference_fields(parser, line)
+    if "timestamp_missing" in event.fields and "timestamp_missing" not in expected:
+        expected["timestamp_missing"] = True
+    assert event.fields == expected
+    assert list(event.fields) == list(expected)  # the same order: the same stored JSON
+    assert event.host == parser._host(flatten(json.loads(line)))
