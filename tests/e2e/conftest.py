@@ -1,3 +1,5 @@
+"""Fixtures of the end-to-end tests, which run `mamori` as a real subprocess."""
+
 from __future__ import annotations
 
 import os
