@@ -32,6 +32,7 @@ from mamori.respond.notify.chat import ChatWebhookNotifier
 from mamori.respond.notify.email import EmailNotifier
 from mamori.respond.notify.templates import LANGUAGES
 from mamori.respond.notify.webhook import WebhookNotifier
+from mamori.smtp import SmtpRelay
 
 ChannelKind = Literal["email", "webhook", "chat"]
 KINDS: tuple[ChannelKind, ...] = ("email", "webhook", "chat")
@@ -229,19 +230,6 @@ def new_channel(tenant: str, data: dict[str, Any], *, actor: str, now: datetime)
     out.created_at = out.updated_at = now
     out.created_by = actor
     return out
-
-
-@dataclass(frozen=True, slots=True)
-class SmtpRelay:
-    """The SMTP relay customer e-mail goes through (the SOC's, from the settings)."""
-
-    host: str
-    port: int = 25
-    sender: str = "mamori@localhost"
-    starttls: bool = False
-    username: str | None = None
-    password: str | None = None
-    timeout: float = 10.0
 
 
 class UnavailableNotifier(Notifier):

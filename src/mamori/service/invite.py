@@ -13,13 +13,13 @@ import hashlib
 import hmac
 import secrets
 import smtplib
-import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from urllib.parse import urlencode
 
+from mamori import smtp
 from mamori.errors import MamoriError, ValidationError
 from mamori.model import utc
 from mamori.service.text import Lang
@@ -143,29 +143,17 @@ def build_message(invitation: Invitation, *, sender: str, lang: Lang = "ja") -> 
     return message
 
 
-@dataclass(frozen=True, slots=True)
-class SmtpRelay:
-    """The SMTP relay the pack sends through."""
+class SmtpRelay(smtp.SmtpRelay):
+    """The pack's relay (:class:`mamori.smtp.SmtpRelay`), failing as an :class:`InvitationError`."""
 
-    host: str
-    port: int = 25
-    sender: str = "mamori@localhost"
-    starttls: bool = False
-    username: str = ""
-    password: str = ""
-    timeout: float = 10.0
+    __slots__ = ()
 
     def send(self, message: EmailMessage) -> None:
         """Raises:
         InvitationError: the relay could not be reached or refused the message.
         """
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-                if self.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                if self.username:
-                    smtp.login(self.username, self.password)
-                refused = smtp.send_message(message)
+            refused = self.deliver(message)
         except (OSError, smtplib.SMTPException) as exc:
             raise InvitationError(
                 f"招待メールを送信できませんでした (could not send the invitation via "

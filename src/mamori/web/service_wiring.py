@@ -134,16 +134,7 @@ class InviteOutcome:
 
 def smtp_relay(settings: Settings) -> SmtpRelay | None:
     """The configured SMTP relay (``respond_smtp_*``), or ``None`` when there is none."""
-    if not settings.respond_smtp_host:
-        return None
-    return SmtpRelay(
-        host=settings.respond_smtp_host,
-        port=settings.respond_smtp_port,
-        sender=settings.respond_smtp_from,
-        starttls=settings.respond_smtp_starttls,
-        username=settings.respond_smtp_username,
-        password=settings.respond_smtp_password,
-    )
+    return SmtpRelay.from_settings(settings)
 
 
 def base_url(request: Request, settings: Settings) -> str:

@@ -100,16 +100,7 @@ def soc_notifiers(settings: Settings, *, to: tuple[str, ...] | None = None) -> l
 
 def smtp_relay(settings: Settings) -> SmtpRelay | None:
     """The SMTP relay the tenants' e-mail channels use (None when not configured)."""
-    if not settings.respond_smtp_host:
-        return None
-    return SmtpRelay(
-        host=settings.respond_smtp_host,
-        port=settings.respond_smtp_port,
-        sender=settings.respond_smtp_from,
-        starttls=settings.respond_smtp_starttls,
-        username=settings.respond_smtp_username or None,
-        password=settings.respond_smtp_password or None,
-    )
+    return SmtpRelay.from_settings(settings)
 
 
 def _backoff(settings: Settings) -> tuple[float, ...]:
