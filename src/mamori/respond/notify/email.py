@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import smtplib
-import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from mamori.respond.errors import NotifyError
 from mamori.respond.notify.base import Notification, Notifier, notifiers
+from mamori.smtp import SmtpRelay
 
 
 @notifiers.register
@@ -58,13 +57,16 @@ class EmailNotifier(Notifier):
         return msg
 
     def send(self, notification: Notification) -> None:
-        msg = self.message(notification)
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-            if self.starttls:
-                smtp.starttls(context=ssl.create_default_context())
-            if self.username:
-                smtp.login(self.username, self.password or "")
-            refused = smtp.send_message(msg)
+        relay = SmtpRelay(
+            host=self.host,
+            port=self.port,
+            sender=self.sender,
+            starttls=self.starttls,
+            username=self.username or "",
+            password=self.password or "",
+            timeout=self.timeout,
+        )
+        refused = relay.deliver(self.message(notification))
         if refused:
             raise NotifyError(f"SMTP server refused recipients: {', '.join(sorted(refused))}")
 
