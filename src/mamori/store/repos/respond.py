@@ -551,8 +551,7 @@ class SqlPlaybookRunRepo(_Repo):
 
     def list(self, *, incident_id: str | None = None) -> builtins.list[PlaybookRun]:
         stmt = select(RespondPlaybookRun).order_by(RespondPlaybookRun.started_at)
-        if incident_id is not None:
-            stmt = stmt.where(RespondPlaybookRun.incident_id == incident_id)
+        stmt = _where_given(stmt, (RespondPlaybookRun.incident_id, incident_id))
         with self._session() as s:
             return [from_doc(PlaybookRun, r.doc) for r in s.scalars(stmt)]
 
